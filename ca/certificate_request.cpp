@@ -1,0 +1,80 @@
+// ca/certificate_request.cpp — CSR intake: exact framing, then the proof of possession.
+#include "ca/certificate_request.h"
+
+#include <botan/pkix_types.h>
+#include <botan/x509_key.h>
+#include <fmt/format.h>
+
+#include "ca/encoding.h"
+#include "ca/errors.h"
+
+namespace edgeca::ca {
+
+CertificateRequest CertificateRequest::parse(std::span<const uint8_t> bytes) {
+    if (bytes.size() > max_bytes) {
+        throw Error(ErrorKind::too_large, "csr_too_large",
+                    fmt::format("the CSR is {} bytes; at most {} are accepted", bytes.size(),
+                                max_bytes));
+    }
+    CertificateRequest csr;
+    if (looks_like_pem(bytes)) {
+        std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
+        csr.der_ = decode_single_pem(text, {"CERTIFICATE REQUEST", "NEW CERTIFICATE REQUEST"},
+                                     "the CSR");
+    } else {
+        csr.der_.assign(bytes.begin(), bytes.end());
+    }
+    require_single_der_object(csr.der_, "the CSR");
+
+    try {
+        // Botan 2.19 verifies the self-signature inside this constructor, before the request
+        // can be read at all; its refusal says "Bad signature".
+        csr.request_ = std::make_unique<Botan::PKCS10_Request>(csr.der_);
+    } catch (const std::exception& e) {
+        if (std::string_view(e.what()).find("Bad signature") != std::string_view::npos) {
+            throw Error(ErrorKind::bad_input, "csr_signature_invalid",
+                        "the CSR's signature does not verify with its own public key: it was "
+                        "altered, or not signed by the key it carries");
+        }
+        throw Error(ErrorKind::bad_input, "csr_malformed",
+                    fmt::format("the CSR is not a valid PKCS#10 request: {}", e.what()));
+    }
+    try {
+        csr.public_key_.reset(csr.request_->subject_public_key());
+    } catch (const std::exception& e) {
+        throw Error(ErrorKind::bad_input, "csr_malformed",
+                    fmt::format("the CSR's public key cannot be read: {}", e.what()));
+    }
+
+    // Proof of possession first: nothing of a CSR whose signature fails is looked at further.
+    // (Checked again here so that the order does not hang on Botan's constructor.)
+    Botan::Certificate_Status_Code status;
+    try {
+        status = csr.request_->verify_signature(*csr.public_key_);
+    } catch (const std::exception& e) {
+        throw Error(ErrorKind::bad_input, "csr_signature_invalid",
+                    fmt::format("the CSR's signature cannot be verified: {}", e.what()));
+    }
+    if (status != Botan::Certificate_Status_Code::VERIFIED) {
+        throw Error(ErrorKind::bad_input, "csr_signature_invalid",
+                    fmt::format("the CSR's signature does not verify with its own public key "
+                                "({})",
+                                Botan::to_string(status)));
+    }
+    csr.public_key_info_ = Botan::X509::BER_encode(*csr.public_key_);
+    return csr;
+}
+
+std::vector<std::string> CertificateRequest::requested_dns_names() const {
+    return request_->subject_alt_name().get_attribute("DNS");
+}
+
+bool CertificateRequest::requests_non_dns_names() const {
+    const auto& alt = request_->subject_alt_name();
+    for (const auto& [type, value] : alt.contents()) {
+        if (type != "DNS") return true;
+    }
+    return !alt.get_othernames().empty();
+}
+
+}  // namespace edgeca::ca

@@ -1,0 +1,148 @@
+// ca/extensions.cpp — profile extensions; CRL Distribution Points and AIA caIssuers are encoded
+// here because Botan 2.19 cannot encode the first and writes only an OCSP URL for the second.
+#include "ca/extensions.h"
+
+#include <botan/asn1_obj.h>
+#include <botan/der_enc.h>
+#include <botan/hash.h>
+#include <botan/x509_ext.h>
+
+#include "ca/errors.h"
+
+namespace edgeca::ca {
+namespace {
+
+using Botan::ASN1_Tag;
+
+// A URI GeneralName: [6] IMPLICIT IA5String.
+void encode_uri(Botan::DER_Encoder& der, const std::string& uri) {
+    der.add_object(ASN1_Tag(6), Botan::CONTEXT_SPECIFIC, uri);
+}
+
+class CrlDistributionPoints final : public Botan::Certificate_Extension {
+public:
+    explicit CrlDistributionPoints(std::vector<std::string> urls) : urls_(std::move(urls)) {}
+    static Botan::OID static_oid() { return Botan::OID("2.5.29.31"); }
+    Botan::OID oid_of() const override { return static_oid(); }
+    std::string oid_name() const override { return "X509v3.CRLDistributionPoints"; }
+    Certificate_Extension* copy() const override { return new CrlDistributionPoints(urls_); }
+    void contents_to(Botan::Data_Store&, Botan::Data_Store&) const override {}
+
+private:
+    // SEQUENCE OF DistributionPoint { distributionPoint [0] { fullName [0] { URI } } }, one
+    // point per URL.
+    std::vector<uint8_t> encode_inner() const override {
+        std::vector<uint8_t> out;
+        Botan::DER_Encoder der(out);
+        der.start_cons(Botan::SEQUENCE);
+        for (const auto& url : urls_) {
+            der.start_cons(Botan::SEQUENCE)
+                .start_cons(ASN1_Tag(0), Botan::CONTEXT_SPECIFIC)
+                .start_cons(ASN1_Tag(0), Botan::CONTEXT_SPECIFIC);
+            encode_uri(der, url);
+            der.end_cons().end_cons().end_cons();
+        }
+        der.end_cons();
+        return out;
+    }
+    void decode_inner(const std::vector<uint8_t>&) override {
+        throw Error(ErrorKind::internal, "internal", "CRL DP decoding is left to Botan");
+    }
+
+    std::vector<std::string> urls_;
+};
+
+class AuthorityInfoAccess final : public Botan::Certificate_Extension {
+public:
+    explicit AuthorityInfoAccess(std::vector<std::string> ca_issuers)
+        : ca_issuers_(std::move(ca_issuers)) {}
+    static Botan::OID static_oid() { return Botan::OID("1.3.6.1.5.5.7.1.1"); }
+    Botan::OID oid_of() const override { return static_oid(); }
+    std::string oid_name() const override { return "PKIX.AuthorityInformationAccess"; }
+    Certificate_Extension* copy() const override { return new AuthorityInfoAccess(ca_issuers_); }
+    void contents_to(Botan::Data_Store&, Botan::Data_Store&) const override {}
+
+private:
+    // SEQUENCE OF AccessDescription { id-ad-caIssuers, URI }
+    std::vector<uint8_t> encode_inner() const override {
+        static const Botan::OID ca_issuers("1.3.6.1.5.5.7.48.2");
+        std::vector<uint8_t> out;
+        Botan::DER_Encoder der(out);
+        der.start_cons(Botan::SEQUENCE);
+        for (const auto& url : ca_issuers_) {
+            der.start_cons(Botan::SEQUENCE).encode(ca_issuers);
+            encode_uri(der, url);
+            der.end_cons();
+        }
+        der.end_cons();
+        return out;
+    }
+    void decode_inner(const std::vector<uint8_t>&) override {
+        throw Error(ErrorKind::internal, "internal", "AIA decoding is left to Botan");
+    }
+
+    std::vector<std::string> ca_issuers_;
+};
+
+const Botan::OID server_auth("1.3.6.1.5.5.7.3.1");
+const Botan::OID client_auth("1.3.6.1.5.5.7.3.2");
+
+}  // namespace
+
+std::vector<uint8_t> key_identifier(const Botan::Public_Key& key) {
+    auto sha1 = Botan::HashFunction::create_or_throw("SHA-1");
+    auto bits = key.public_key_bits();
+    sha1->update(bits);
+    auto digest = sha1->final();
+    return {digest.begin(), digest.end()};
+}
+
+Botan::Extensions profile_extensions(const ExtensionInputs& in) {
+    using namespace Botan::Cert_Extension;
+    Botan::Extensions extensions;
+    const bool critical = true;
+    switch (in.profile) {
+        case Profile::root:
+            extensions.add(new Basic_Constraints(true, NO_CERT_PATH_LIMIT), critical);
+            extensions.add(new Key_Usage(Botan::Key_Constraints(Botan::KEY_CERT_SIGN |
+                                                                Botan::CRL_SIGN)),
+                           critical);
+            extensions.add(new Subject_Key_ID(in.subject_key_id));
+            return extensions;
+        case Profile::intermediate:
+            extensions.add(new Basic_Constraints(true, 0), critical);
+            extensions.add(new Key_Usage(Botan::Key_Constraints(Botan::KEY_CERT_SIGN |
+                                                                Botan::CRL_SIGN)),
+                           critical);
+            extensions.add(new Subject_Key_ID(in.subject_key_id));
+            extensions.add(new Authority_Key_ID(in.authority_key_id));
+            return extensions;
+        case Profile::edge:
+        case Profile::hub:
+        case Profile::client:
+        case Profile::server:
+            break;
+    }
+
+    extensions.add(new Basic_Constraints(false), critical);
+    extensions.add(new Key_Usage(Botan::Key_Constraints(Botan::DIGITAL_SIGNATURE |
+                                                        Botan::KEY_ENCIPHERMENT)),
+                   critical);
+    std::vector<Botan::OID> usages;
+    if (in.profile == Profile::hub || in.profile == Profile::server) usages.push_back(server_auth);
+    if (in.profile != Profile::server) usages.push_back(client_auth);
+    extensions.add(new Extended_Key_Usage(usages));
+    extensions.add(new Subject_Key_ID(in.subject_key_id));
+    extensions.add(new Authority_Key_ID(in.authority_key_id));
+    if (!in.dns_names.empty() || !in.ip_addresses.empty()) {
+        Botan::AlternativeName names;
+        for (const auto& name : in.dns_names) names.add_attribute("DNS", name);
+        for (const auto& ip : in.ip_addresses) names.add_attribute("IP", ip);
+        extensions.add(new Subject_Alternative_Name(names));
+    }
+    if (!in.crl_urls.empty()) extensions.add(new CrlDistributionPoints(in.crl_urls));
+    if (!in.ca_issuer_urls.empty()) extensions.add(new AuthorityInfoAccess(in.ca_issuer_urls));
+    return extensions;
+}
+
+}  // namespace edgeca::ca

@@ -1,0 +1,129 @@
+// ca/root_authority.cpp — the root key ceremony and the signing of issuing-CA certificates.
+#include "ca/root_authority.h"
+
+#include <fmt/format.h>
+
+#include "ca/certificate_facts.h"
+#include "ca/certificate_request.h"
+#include "ca/certificate_signer.h"
+#include "ca/errors.h"
+#include "ca/extensions.h"
+#include "ca/encoding.h"
+#include "ca/key_policy.h"
+#include "ca/serial_number.h"
+#include "store/database.h"
+
+namespace edgeca::ca {
+namespace {
+
+// Tries a few serials: a collision with a recorded one is practically impossible at 126 bits,
+// but when it happens the database refuses it and a new serial is drawn.
+constexpr int serial_attempts = 3;
+
+}  // namespace
+
+void check_validity_days(int days) {
+    if (days < 1 || days > RootAuthority::max_validity_days) {
+        throw Error(ErrorKind::bad_input, "validity_invalid",
+                    fmt::format("a validity of {} days is out of range: give 1 to {} days", days,
+                                RootAuthority::max_validity_days));
+    }
+}
+
+Botan::X509_Certificate RootAuthority::create(store::Store& store, const Botan::Private_Key& key,
+                                              const std::vector<DnAttribute>& subject,
+                                              int validity_days, const Clock& clock,
+                                              Botan::RandomNumberGenerator& rng,
+                                              const std::string& actor) {
+    check_validity_days(validity_days);
+    KeyPolicy::check(key, "the root key");
+    const Time now = clock.now();
+    CertificateContent content{
+        .serial = SerialNumber::random(rng),
+        .subject = build_subject(subject),
+        .subject_public_key_info = key.subject_public_key(),
+        .not_before = now,
+        .not_after = now + std::chrono::days(validity_days),
+        .extensions = profile_extensions({.profile = Profile::root,
+                                          .subject_key_id = key_identifier(key)}),
+    };
+    auto certificate = sign_certificate(content, content.subject, key, rng);
+    auto record = record_of(certificate, Profile::root, actor, now);
+    store.write([&](store::Writer& w) {
+        w.insert_certificate(record);
+        w.append_audit({actor, "init", to_hex(record.serial), record.fingerprint_sha256, "ok",
+                        record.subject});
+    });
+    return certificate;
+}
+
+RootAuthority::RootAuthority(store::Store& store, const Clock& clock,
+                             Botan::RandomNumberGenerator& rng,
+                             std::unique_ptr<Botan::Private_Key> key,
+                             Botan::X509_Certificate certificate)
+    : store_(store),
+      clock_(clock),
+      rng_(rng),
+      key_(std::move(key)),
+      certificate_(std::move(certificate)) {}
+
+Botan::X509_Certificate RootAuthority::sign_intermediate(std::span<const uint8_t> csr_bytes,
+                                                         std::optional<int> validity_days,
+                                                         const std::string& actor) {
+    try {
+        auto csr = CertificateRequest::parse(csr_bytes);
+        KeyPolicy::check(csr.public_key(), "the CSR's key");
+        auto subject = build_subject(attributes_of(csr.subject()));
+        int days = validity_days.value_or(default_intermediate_days);
+        check_validity_days(days);
+
+        const Time now = clock_.now();
+        const Time root_not_before = to_time(certificate_.not_before());
+        const Time root_not_after = to_time(certificate_.not_after());
+        if (now < root_not_before) {
+            throw Error(ErrorKind::unavailable, "clock_behind",
+                        fmt::format("the system clock ({}) is earlier than the root's notBefore "
+                                    "({}); fix the clock before signing",
+                                    to_rfc3339(now), to_rfc3339(root_not_before)));
+        }
+        if (now >= root_not_after) {
+            throw Error(ErrorKind::policy, "issuer_expired",
+                        fmt::format("the root expired at {}", to_rfc3339(root_not_after)));
+        }
+        const Time not_after = std::min(now + std::chrono::days(days), root_not_after);
+
+        for (int attempt = 1;; ++attempt) {
+            CertificateContent content{
+                .serial = SerialNumber::random(rng_),
+                .subject = subject,
+                .subject_public_key_info = csr.public_key_info(),
+                .not_before = now,
+                .not_after = not_after,
+                .extensions = profile_extensions(
+                    {.profile = Profile::intermediate,
+                     .subject_key_id = key_identifier(csr.public_key()),
+                     .authority_key_id = certificate_.subject_key_id()}),
+            };
+            auto certificate = sign_certificate(content, certificate_.subject_dn(), *key_, rng_);
+            auto record = record_of(certificate, Profile::intermediate, actor, now);
+            try {
+                store_.write([&](store::Writer& w) {
+                    w.insert_certificate(record);
+                    w.append_audit({actor, "sign-intermediate", to_hex(record.serial),
+                                    record.fingerprint_sha256, "ok", record.subject});
+                });
+            } catch (const store::StoreError& e) {
+                if (e.constraint_violation() && attempt < serial_attempts) continue;
+                throw;
+            }
+            return certificate;
+        }
+    } catch (const Error& refusal) {
+        store_.write([&](store::Writer& w) {
+            w.append_audit({actor, "sign-intermediate", "", "", "refused", refusal.code()});
+        });
+        throw;
+    }
+}
+
+}  // namespace edgeca::ca

@@ -1,0 +1,58 @@
+// ca/root_authority.h — the offline root: its self-signed certificate and the intermediates it
+// certifies. Handed its store, clock and RNG; it opens no file and no socket of its own.
+#pragma once
+
+#include <botan/pk_keys.h>
+#include <botan/rng.h>
+#include <botan/x509cert.h>
+
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ca/clock.h"
+#include "ca/distinguished_name.h"
+#include "store/store.h"
+
+namespace edgeca::ca {
+
+class RootAuthority {
+public:
+    static constexpr int default_intermediate_days = 1825;
+    static constexpr int max_validity_days = 36500;
+
+    // Makes the self-signed root certificate for `key` and records it (and an audit entry) in
+    // a new, empty store. Validity starts now and lasts `validity_days`.
+    static Botan::X509_Certificate create(store::Store& store, const Botan::Private_Key& key,
+                                          const std::vector<DnAttribute>& subject,
+                                          int validity_days, const Clock& clock,
+                                          Botan::RandomNumberGenerator& rng,
+                                          const std::string& actor);
+
+    RootAuthority(store::Store& store, const Clock& clock, Botan::RandomNumberGenerator& rng,
+                  std::unique_ptr<Botan::Private_Key> key, Botan::X509_Certificate certificate);
+
+    // Verifies the CSR (signature first, then RSA-2048, then the subject rules) and certifies
+    // it as an issuing CA: CA:TRUE pathLen 0, keyCertSign + cRLSign, SKI, AKI, a fresh random
+    // serial, validity clamped to the root's. The certificate is committed to the store before
+    // it is returned. Every attempt, granted or refused, is an audit entry.
+    Botan::X509_Certificate sign_intermediate(std::span<const uint8_t> csr,
+                                              std::optional<int> validity_days,
+                                              const std::string& actor);
+
+    const Botan::X509_Certificate& certificate() const { return certificate_; }
+
+private:
+    store::Store& store_;
+    const Clock& clock_;
+    Botan::RandomNumberGenerator& rng_;
+    std::unique_ptr<Botan::Private_Key> key_;
+    Botan::X509_Certificate certificate_;
+};
+
+// Checks a requested validity in days: 1..RootAuthority::max_validity_days.
+void check_validity_days(int days);
+
+}  // namespace edgeca::ca

@@ -1,0 +1,104 @@
+// cli/records_output.cpp — text output of records, stable enough for scripts to read.
+#include "cli/records_output.h"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <iostream>
+
+#include "ca/certificate_facts.h"
+#include "ca/encoding.h"
+#include "cli/exit_codes.h"
+
+namespace edgeca::cli {
+namespace {
+
+const char* reason_name(int code) {
+    switch (code) {
+        case 0: return "unspecified";
+        case 1: return "keyCompromise";
+        case 2: return "cACompromise";
+        case 3: return "affiliationChanged";
+        case 4: return "superseded";
+        case 5: return "cessationOfOperation";
+        case 6: return "certificateHold";
+        case 8: return "removeFromCRL";
+        case 9: return "privilegeWithdrawn";
+        case 10: return "aACompromise";
+        default: return "unknown";
+    }
+}
+
+store::Time now() {
+    return std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+}
+
+}  // namespace
+
+void print_certificate_table(const store::Store& store, std::ostream& out,
+                             const store::CertificateFilter& base) {
+    out << fmt::format("{:<40} {:<13} {:<8} {:<20} {}\n", "SERIAL", "PROFILE", "STATUS",
+                       "NOT AFTER", "SUBJECT");
+    store::CertificateFilter filter = base;
+    filter.now = now();
+    filter.limit = 1000;
+    for (;;) {
+        auto page = store.read([&](const store::Reader& r) { return r.certificates(filter); });
+        for (const auto& record : page) {
+            out << fmt::format("{:<40} {:<13} {:<8} {:<20} {}\n", ca::to_hex(record.serial),
+                               record.profile, store::to_string(record.status_at(filter.now)),
+                               ca::to_rfc3339(record.not_after), record.subject);
+        }
+        if (page.size() < static_cast<size_t>(filter.limit)) break;
+        filter.after_id = page.back().id;
+    }
+}
+
+void print_certificate_details(const store::CertificateRecord& r, std::ostream& out) {
+    out << fmt::format("serial:       {}\n", ca::to_hex(r.serial));
+    out << fmt::format("id:           {}\n", r.id);
+    out << fmt::format("profile:      {}\n", r.profile);
+    out << fmt::format("status:       {}\n", store::to_string(r.status_at(now())));
+    out << fmt::format("subject:      {}\n", r.subject);
+    out << fmt::format("not before:   {}\n", ca::to_rfc3339(r.not_before));
+    out << fmt::format("not after:    {}\n", ca::to_rfc3339(r.not_after));
+    out << fmt::format("issued at:    {}\n", ca::to_rfc3339(r.issued_at));
+    out << fmt::format("requester:    {}\n", r.requester);
+    if (r.product_key) out << fmt::format("product key:  {}\n", *r.product_key);
+    if (r.device_key) out << fmt::format("device key:   {}\n", *r.device_key);
+    if (r.asset_id) out << fmt::format("asset id:     {}\n", *r.asset_id);
+    out << fmt::format("SPKI SHA-256: {}\n", r.spki_sha256);
+    out << fmt::format("SHA-256:      {}\n", r.fingerprint_sha256);
+    if (r.revoked_at) {
+        out << fmt::format("revoked at:   {}\n", ca::to_rfc3339(*r.revoked_at));
+        out << fmt::format("reason:       {}\n", reason_name(r.revocation_reason.value_or(0)));
+        if (r.revoked_by) out << fmt::format("revoked by:   {}\n", *r.revoked_by);
+    }
+    out << ca::encode_pem(r.der, "CERTIFICATE");
+}
+
+int print_audit(const store::Store& store, bool verify, std::ostream& out) {
+    store.read([&](const store::Reader& reader) {
+        reader.each_audit_entry([&](const store::AuditEntry& e) {
+            out << fmt::format("{:>6} {:%Y-%m-%dT%H:%M:%S}Z {:<18} {:<18} {:<8} serial={} "
+                               "sha256={} {}\n",
+                               e.seq, e.at, e.event.actor, e.event.action, e.event.outcome,
+                               e.event.serial.empty() ? "-" : e.event.serial,
+                               e.event.fingerprint.empty() ? "-" : e.event.fingerprint,
+                               e.event.detail);
+            return true;
+        });
+    });
+    if (!verify) return exit_ok;
+    auto result = store.read([](const store::Reader& r) { return r.verify_audit_chain(); });
+    if (!result.intact) {
+        out << fmt::format("audit chain BROKEN after {} intact entries: {}\n", result.entries,
+                           result.problem);
+        return exit_integrity;
+    }
+    out << fmt::format("audit chain intact: {} entries, head {}\n", result.entries,
+                       result.head_hash);
+    return exit_ok;
+}
+
+}  // namespace edgeca::cli

@@ -1,0 +1,281 @@
+// cli/root_main.cpp — edgeca-root, the offline root CA's key-ceremony tool. It links no HTTP
+// library and opens no socket: everything it does stays on the machine it runs on.
+#include <sys/stat.h>
+
+#include <CLI/CLI.hpp>
+#include <botan/system_rng.h>
+#include <botan/x509cert.h>
+#include <fmt/format.h>
+
+#include <iostream>
+
+#include "ca/certificate_facts.h"
+#include "ca/certificate_request.h"
+#include "ca/encoding.h"
+#include "ca/errors.h"
+#include "ca/files.h"
+#include "ca/key_file.h"
+#include "ca/root_authority.h"
+#include "ca/serial_number.h"
+#include "cli/console.h"
+#include "cli/records_output.h"
+#include "store/store.h"
+
+namespace edgeca::cli {
+namespace {
+
+constexpr size_t min_root_passphrase = 12;
+constexpr const char* program = "edgeca-root";
+
+struct RootPaths {
+    std::filesystem::path dir;
+    std::filesystem::path certificate() const { return dir / "root.pem"; }
+    std::filesystem::path key() const { return dir / "root.key"; }
+    std::filesystem::path store() const { return dir / "root.db"; }
+};
+
+struct Options {
+    std::filesystem::path dir;
+    std::optional<std::filesystem::path> passphrase_file;
+    std::string subject;
+    int validity_days = 0;
+    std::optional<int> intermediate_days;
+    std::filesystem::path csr;
+    std::filesystem::path out;
+    std::string serial;
+    bool verify = false;
+};
+
+PassphraseSource passphrase_source(const Options& o) {
+    return {o.passphrase_file, "EDGECA_ROOT_PASSPHRASE", "Root key passphrase"};
+}
+
+// A root directory that `init` finished: all three files are there.
+RootPaths existing_root(const std::filesystem::path& dir) {
+    RootPaths paths{dir};
+    if (!std::filesystem::is_directory(dir)) {
+        throw ca::Error(ca::ErrorKind::not_found, "directory_missing",
+                        fmt::format("the root directory {} does not exist; run 'edgeca-root "
+                                    "init --dir {}' first",
+                                    dir.string(), dir.string()));
+    }
+    for (const auto& file : {paths.store(), paths.key(), paths.certificate()}) {
+        if (!std::filesystem::exists(file)) {
+            throw ca::Error(ca::ErrorKind::not_found, "root_missing",
+                            fmt::format("{} holds no complete root: {} is missing", dir.string(),
+                                        file.filename().string()));
+        }
+    }
+    return paths;
+}
+
+Botan::X509_Certificate load_root_certificate(const RootPaths& paths) {
+    auto pem = ca::read_file(paths.certificate(), "the root certificate");
+    auto der = ca::decode_single_pem(pem, {"CERTIFICATE"}, "the root certificate");
+    return Botan::X509_Certificate(der);
+}
+
+int run_init(const Options& o) {
+    RootPaths paths{o.dir};
+    for (const auto& file : {paths.certificate(), paths.key(), paths.store()}) {
+        if (std::filesystem::exists(file)) {
+            bool finished = std::filesystem::exists(paths.certificate());
+            throw ca::Error(
+                ca::ErrorKind::conflict, "root_exists",
+                finished ? fmt::format("{} already holds a root ({}); edgeca-root never "
+                                       "replaces one",
+                                       o.dir.string(), file.filename().string())
+                         : fmt::format("{} holds an unfinished root ({} exists, root.pem does "
+                                       "not); move the directory aside and run init again",
+                                       o.dir.string(), file.filename().string()));
+        }
+    }
+    ca::check_validity_days(o.validity_days);
+    auto subject = ca::parse_distinguished_name(o.subject);
+    ca::build_subject(subject);  // refuse a bad subject before asking for a passphrase
+
+    std::string passphrase = read_passphrase(passphrase_source(o), true, min_root_passphrase);
+    ca::ensure_private_directory(o.dir);
+
+    Botan::System_RNG rng;
+    std::cerr << "Generating the root's RSA-2048 key from the system RNG...\n";
+    auto key = ca::generate_rsa_2048(rng);
+    ca::SystemClock clock;
+    auto store = store::Store::create(paths.store());
+    std::cerr << "Encrypting the key (PBES2, PBKDF2-SHA256, AES-256-CBC)...\n";
+    ca::write_encrypted_key(paths.key(), *key, passphrase, rng);
+    auto certificate =
+        ca::RootAuthority::create(store, *key, subject, o.validity_days, clock, rng, local_actor());
+    auto der = certificate.BER_encode();
+    ca::write_file_atomically(paths.certificate(), ca::encode_pem(der, "CERTIFICATE"), 0644,
+                              /*exclusive=*/true);
+
+    std::cout << fmt::format(
+        "Root CA created in {}\n"
+        "  subject:      {}\n"
+        "  serial:       {}\n"
+        "  valid:        {} to {}\n"
+        "  certificate:  {}\n"
+        "  private key:  {} (encrypted PKCS#8, mode 0600)\n"
+        "  store:        {}\n"
+        "SHA-256 fingerprint (read it aloud; record it in the ceremony log):\n"
+        "  {}\n",
+        o.dir.string(), ca::to_rfc4514(certificate.subject_dn()),
+        ca::to_hex(certificate.serial_number()),
+        ca::to_rfc3339(ca::to_time(certificate.not_before())),
+        ca::to_rfc3339(ca::to_time(certificate.not_after())), paths.certificate().string(),
+        paths.key().string(), paths.store().string(), colon_hex(ca::sha256_hex(der)));
+    return exit_ok;
+}
+
+// Opens the root: the store first, so that a wrong passphrase is itself an audit entry.
+ca::RootAuthority open_root(const RootPaths& paths, store::Store& store, const Options& o,
+                            const ca::Clock& clock, Botan::RandomNumberGenerator& rng) {
+    auto certificate = load_root_certificate(paths);
+    std::string passphrase = read_passphrase(passphrase_source(o), false);
+    std::unique_ptr<Botan::Private_Key> key;
+    try {
+        key = ca::load_encrypted_key(paths.key(), passphrase);
+    } catch (const ca::Error& e) {
+        store.write([&](store::Writer& w) {
+            w.append_audit({local_actor(), "unlock", "", "", "refused", e.code()});
+        });
+        throw;
+    }
+    if (key->subject_public_key() != certificate.subject_public_key_info()) {
+        throw ca::Error(ca::ErrorKind::bad_input, "key_mismatch",
+                        fmt::format("{} does not hold the key of {}", paths.key().string(),
+                                    paths.certificate().string()));
+    }
+    return ca::RootAuthority(store, clock, rng, std::move(key), std::move(certificate));
+}
+
+int run_sign_intermediate(const Options& o) {
+    auto paths = existing_root(o.dir);
+    auto csr = ca::read_file(o.csr, "the CSR", ca::CertificateRequest::max_bytes);
+    if (std::filesystem::exists(o.out)) {
+        throw ca::Error(ca::ErrorKind::conflict, "file_exists",
+                        fmt::format("{} already exists; choose another --out", o.out.string()));
+    }
+    auto store = store::Store::open(paths.store());
+    ca::SystemClock clock;
+    Botan::System_RNG rng;
+    auto root = open_root(paths, store, o, clock, rng);
+    auto certificate = root.sign_intermediate(ca::as_bytes(csr), o.intermediate_days,
+                                              local_actor());
+    // Recorded in the store already; only now does the certificate leave the tool.
+    auto der = certificate.BER_encode();
+    ca::write_file_atomically(o.out, ca::encode_pem(der, "CERTIFICATE"), 0644, true);
+    std::cout << fmt::format(
+        "Issuing CA certificate written to {}\n"
+        "  subject:  {}\n"
+        "  serial:   {}\n"
+        "  valid:    {} to {}\n"
+        "  SHA-256:  {}\n",
+        o.out.string(), ca::to_rfc4514(certificate.subject_dn()),
+        ca::to_hex(certificate.serial_number()),
+        ca::to_rfc3339(ca::to_time(certificate.not_before())),
+        ca::to_rfc3339(ca::to_time(certificate.not_after())), colon_hex(ca::sha256_hex(der)));
+    return exit_ok;
+}
+
+int run_list(const Options& o) {
+    auto paths = existing_root(o.dir);
+    auto store = store::Store::open(paths.store());
+    print_certificate_table(store, std::cout);
+    return exit_ok;
+}
+
+int run_show(const Options& o) {
+    auto paths = existing_root(o.dir);
+    auto store = store::Store::open(paths.store());
+    auto serial = ca::SerialNumber::from_hex(o.serial);
+    auto record = store.read([&](const store::Reader& r) {
+        return r.certificate_by_serial(serial.bytes());
+    });
+    if (!record) {
+        throw ca::Error(ca::ErrorKind::not_found, "certificate_not_found",
+                        fmt::format("no certificate with serial {} in {}", serial.hex(),
+                                    paths.store().string()));
+    }
+    print_certificate_details(*record, std::cout);
+    return exit_ok;
+}
+
+int run_audit(const Options& o) {
+    auto paths = existing_root(o.dir);
+    auto store = store::Store::open(paths.store());
+    return print_audit(store, o.verify, std::cout);
+}
+
+}  // namespace
+}  // namespace edgeca::cli
+
+int main(int argc, char** argv) {
+    using namespace edgeca::cli;
+    ::umask(077);
+    Options o;
+    CLI::App app{
+        "edgeca-root: the offline root CA of edgeca. Run it on an air-gapped machine: it makes "
+        "the root key and certificate, certifies issuing CAs, and keeps an audit trail. It never "
+        "opens a network connection."};
+    app.require_subcommand(1);
+    app.footer(
+        "Passphrase: --passphrase-file F (first line), else $EDGECA_ROOT_PASSPHRASE, else a "
+        "prompt on the terminal. Never on the command line.\n"
+        "Exit codes: 0 ok, 1 internal, 2 usage, 3 bad input (malformed or badly signed CSR), "
+        "4 policy (key not RSA-2048, subject), 5 wrong or missing passphrase, 6 missing "
+        "directory or serial, 7 root exists, 8 I/O or store unavailable, 9 audit chain broken.\n"
+        "See docs/key-ceremony.md.");
+
+    auto add_dir = [&](CLI::App* sub) {
+        sub->add_option("--dir", o.dir, "the root's data directory")->required();
+    };
+    auto add_passphrase = [&](CLI::App* sub) {
+        sub->add_option("--passphrase-file", o.passphrase_file,
+                        "file whose first line is the root key's passphrase");
+    };
+
+    auto* init = app.add_subcommand("init", "create the root key and self-signed certificate");
+    add_dir(init);
+    init->add_option("--subject", o.subject, "root subject, e.g. \"CN=Acme IoT Root CA,O=Acme,C=CN\"")
+        ->required();
+    init->add_option("--validity-days", o.validity_days, "lifetime of the root certificate")
+        ->required();
+    add_passphrase(init);
+
+    auto* sign = app.add_subcommand("sign-intermediate", "certify an issuing CA's CSR");
+    add_dir(sign);
+    sign->add_option("--csr", o.csr, "the issuing CA's CSR (PEM or DER)")->required();
+    sign->add_option("--out", o.out, "where to write the certificate (PEM); never overwritten")
+        ->required();
+    sign->add_option("--validity-days", o.intermediate_days,
+                     "lifetime, clamped to the root's (default 1825)");
+    add_passphrase(sign);
+
+    auto* list = app.add_subcommand("list", "one line per certificate the root signed");
+    add_dir(list);
+
+    auto* show = app.add_subcommand("show", "one certificate in full");
+    add_dir(show);
+    show->add_option("serial", o.serial, "serial number in hex")->required();
+
+    auto* audit = app.add_subcommand("audit", "print the audit trail");
+    add_dir(audit);
+    audit->add_flag("--verify", o.verify, "check the hash chain; exit 9 if it is broken");
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        int rc = app.exit(e);
+        return rc == 0 ? exit_ok : exit_usage;
+    }
+
+    return run_reporting_errors(program, [&] {
+        if (init->parsed()) return run_init(o);
+        if (sign->parsed()) return run_sign_intermediate(o);
+        if (list->parsed()) return run_list(o);
+        if (show->parsed()) return run_show(o);
+        return run_audit(o);
+    });
+}

@@ -1,0 +1,73 @@
+// store/records.h — the rows the store keeps, as value types.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace edgeca::store {
+
+using Time = std::chrono::sys_seconds;
+
+enum class CertificateStatus { valid, revoked, expired };
+
+const char* to_string(CertificateStatus status);
+std::optional<CertificateStatus> certificate_status_from_string(const std::string& text);
+
+// One certificate this authority signed, with who asked for it and what it is bound to.
+struct CertificateRecord {
+    int64_t id = 0;                // numeric handle, stable and never reused (EnOS certSN)
+    std::vector<uint8_t> serial;   // big-endian magnitude of the X.509 serial number
+    std::string profile;           // root, intermediate, edge, hub, client, server
+    std::string subject;           // RFC 4514 form
+    std::string common_name;
+    std::optional<std::string> product_key;
+    std::optional<std::string> device_key;
+    std::optional<std::string> asset_id;
+    std::string spki_sha256;       // hex SHA-256 of the SubjectPublicKeyInfo DER
+    std::string fingerprint_sha256;  // hex SHA-256 of the certificate DER
+    Time not_before{};
+    Time not_after{};
+    Time issued_at{};
+    std::string requester;
+    std::vector<uint8_t> der;
+    std::optional<Time> revoked_at;
+    std::optional<int> revocation_reason;  // RFC 5280 CRLReason code
+    std::optional<std::string> revoked_by;
+
+    CertificateStatus status_at(Time now) const {
+        if (revoked_at) return CertificateStatus::revoked;
+        if (now > not_after) return CertificateStatus::expired;
+        return CertificateStatus::valid;
+    }
+};
+
+// What an audit entry says; the store adds the sequence number and the chain hashes.
+struct AuditEvent {
+    std::string actor;    // who did it: "cli:<user>", "hub:<name>", "admin:<name>"
+    std::string action;   // init, sign-intermediate, issue, revoke, crl, ...
+    std::string serial;   // hex, empty when none
+    std::string fingerprint;  // hex SHA-256 of the certificate, empty when none
+    std::string outcome;  // "ok" or "refused"
+    std::string detail;   // reason code or short note
+};
+
+struct AuditEntry {
+    int64_t seq = 0;
+    std::chrono::sys_time<std::chrono::milliseconds> at{};
+    AuditEvent event;
+    std::string prev_hash;
+    std::string hash;
+};
+
+struct AuditVerification {
+    bool intact = true;
+    int64_t entries = 0;
+    std::string head_hash;
+    int64_t first_bad_seq = 0;  // 0 when intact
+    std::string problem;        // empty when intact
+};
+
+}  // namespace edgeca::store

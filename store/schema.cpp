@@ -1,0 +1,118 @@
+// store/schema.cpp — the migrations, oldest first. A released migration is never edited:
+// a change to the schema is a new entry at the end.
+#include "store/schema.h"
+
+#include <fmt/format.h>
+
+#include <string_view>
+#include <vector>
+
+namespace edgeca::store {
+namespace {
+
+struct Migration {
+    int version;
+    std::string_view summary;
+    std::string_view sql;
+};
+
+const std::vector<Migration>& migrations() {
+    static const std::vector<Migration> all = {
+        {1, "certificates, audit log, CRL history", R"sql(
+CREATE TABLE certificates (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    serial BLOB NOT NULL UNIQUE CHECK (length(serial) BETWEEN 1 AND 20),
+    profile TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    common_name TEXT NOT NULL,
+    product_key TEXT,
+    device_key TEXT,
+    asset_id TEXT,
+    spki_sha256 TEXT NOT NULL,
+    fingerprint_sha256 TEXT NOT NULL UNIQUE,
+    not_before INTEGER NOT NULL,
+    not_after INTEGER NOT NULL,
+    issued_at INTEGER NOT NULL,
+    requester TEXT NOT NULL,
+    der BLOB NOT NULL,
+    revoked_at INTEGER,
+    revocation_reason INTEGER,
+    revoked_by TEXT,
+    CHECK ((revoked_at IS NULL) = (revocation_reason IS NULL))
+);
+CREATE INDEX certificates_device ON certificates(device_key) WHERE device_key IS NOT NULL;
+CREATE INDEX certificates_common_name ON certificates(common_name);
+CREATE INDEX certificates_spki ON certificates(spki_sha256);
+CREATE INDEX certificates_requester ON certificates(requester);
+-- The CRL is built from this index alone: its cost follows the revoked entries, not the
+-- certificates ever issued.
+CREATE INDEX certificates_revoked ON certificates(revoked_at) WHERE revoked_at IS NOT NULL;
+
+CREATE TABLE audit_log (
+    seq INTEGER PRIMARY KEY,
+    at_ms INTEGER NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    serial TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+
+CREATE TABLE crls (
+    number INTEGER PRIMARY KEY CHECK (number > 0),
+    this_update INTEGER NOT NULL,
+    next_update INTEGER NOT NULL,
+    entries INTEGER NOT NULL,
+    der BLOB
+);
+)sql"},
+    };
+    return all;
+}
+
+int read_pragma(const Database& db, std::string_view pragma) {
+    auto statement = db.prepare(fmt::format("PRAGMA {}", pragma));
+    statement.step();
+    return static_cast<int>(statement.integer(0));
+}
+
+}  // namespace
+
+int current_schema_version() { return migrations().back().version; }
+
+void migrate(const Database& db) {
+    int app = read_pragma(db, "application_id");
+    int version = read_pragma(db, "user_version");
+    if (app != application_id) {
+        bool empty = version == 0 && [&] {
+            auto statement = db.prepare("SELECT count(*) FROM sqlite_master");
+            statement.step();
+            return statement.integer(0) == 0;
+        }();
+        if (!empty) {
+            throw StoreError(
+                fmt::format("{} is not an edgeca store (application_id {:#x})", db.path().string(),
+                            app),
+                SQLITE_NOTADB);
+        }
+    }
+    if (version > current_schema_version()) {
+        throw StoreError(fmt::format("{} has schema version {}, newer than this build's {}: "
+                                     "use a newer edgeca",
+                                     db.path().string(), version, current_schema_version()),
+                         SQLITE_MISMATCH);
+    }
+    for (const auto& migration : migrations()) {
+        if (migration.version <= version) continue;
+        Transaction transaction(db);
+        db.exec(migration.sql);
+        db.exec(fmt::format("PRAGMA application_id={}", application_id));
+        db.exec(fmt::format("PRAGMA user_version={}", migration.version));
+        transaction.commit();
+    }
+}
+
+}  // namespace edgeca::store

@@ -1,0 +1,120 @@
+// store/store.h — the only door to a data directory's SQLite file: reads and atomic writes.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "store/database.h"
+#include "store/records.h"
+
+namespace edgeca::store {
+
+struct CertificateFilter {
+    std::optional<std::string> device_key;
+    std::optional<std::string> requester;
+    std::optional<std::string> profile;
+    std::optional<CertificateStatus> status;  // evaluated at `now`
+    Time now{};
+    int64_t after_id = 0;  // paging: only records with a larger id
+    int limit = 1000;
+};
+
+// Reads within one snapshot. Handed out by Store::read and, inside a write, by Writer.
+class Reader {
+public:
+    explicit Reader(const Database& db) : db_(db) {}
+
+    std::optional<CertificateRecord> certificate_by_serial(std::span<const uint8_t> serial) const;
+    std::optional<CertificateRecord> certificate_by_id(int64_t id) const;
+    std::optional<CertificateRecord> certificate_by_fingerprint(const std::string& hex) const;
+    std::vector<CertificateRecord> certificates(const CertificateFilter& filter) const;
+    int64_t certificate_count() const;
+    std::optional<Time> latest_issued_at() const;
+
+    // Streams the audit log in order; the callback returns false to stop.
+    void each_audit_entry(const std::function<bool(const AuditEntry&)>& visit) const;
+    AuditVerification verify_audit_chain() const;
+
+protected:
+    const Database& db_;
+};
+
+// Writes within one transaction; nothing is visible to anyone until Store::write commits.
+class Writer : public Reader {
+public:
+    explicit Writer(const Database& db) : Reader(db) {}
+
+    // Returns the record's id. Throws StoreError with constraint_violation() when the serial or
+    // the fingerprint is already present: a serial is never used twice.
+    int64_t insert_certificate(const CertificateRecord& record);
+    AuditEntry append_audit(const AuditEvent& event);
+};
+
+class Store {
+public:
+    // Creates a new store file; fails if one exists.
+    static Store create(const std::filesystem::path& path);
+    // Opens an existing store file and brings its schema up to date.
+    static Store open(const std::filesystem::path& path);
+
+    Store(Store&&) = default;
+
+    // Runs `f(const Reader&)` in a read transaction and returns what it returns.
+    template <typename F>
+    auto read(F&& f) const {
+        std::lock_guard lock(*mutex_);
+        ReadScope scope(db_);
+        Reader reader(db_);
+        return f(static_cast<const Reader&>(reader));
+    }
+
+    // Runs `f(Writer&)` in a write transaction that is committed durably (synchronous=FULL)
+    // before this returns; if `f` throws, nothing it did is kept.
+    template <typename F>
+    auto write(F&& f) {
+        std::lock_guard lock(*mutex_);
+        Transaction transaction(db_);
+        Writer writer(db_);
+        if constexpr (std::is_void_v<std::invoke_result_t<F, Writer&>>) {
+            f(writer);
+            transaction.commit();
+        } else {
+            auto result = f(writer);
+            transaction.commit();
+            return result;
+        }
+    }
+
+    int schema_version() const;
+    const std::filesystem::path& path() const { return db_.path(); }
+    // PRAGMA integrity_check; "ok" when the file is sound.
+    std::string integrity_check() const;
+
+private:
+    explicit Store(Database db) : db_(std::move(db)), mutex_(std::make_unique<std::mutex>()) {}
+
+    class ReadScope {
+    public:
+        explicit ReadScope(const Database& db) : db_(db) { db_.exec("BEGIN DEFERRED"); }
+        ~ReadScope() {
+            try {
+                db_.exec("COMMIT");
+            } catch (const StoreError&) {
+            }
+        }
+
+    private:
+        const Database& db_;
+    };
+
+    Database db_;
+    std::unique_ptr<std::mutex> mutex_;
+};
+
+}  // namespace edgeca::store

@@ -1,0 +1,65 @@
+#!/usr/bin/env python3
+"""Runs the integration tests: each drives the real binaries and checks their output with real
+peers (openssl, certtool, curl, mosquitto). Prints one line per test and a count."""
+import argparse
+import os
+import sys
+import time
+import unittest
+
+
+class CountingResult(unittest.TextTestResult):
+    def startTest(self, test):
+        self._started = time.monotonic()
+        super().startTest(test)
+
+    def _line(self, verdict, test):
+        elapsed = time.monotonic() - self._started
+        self.stream.write(f"{verdict:<5} {test.id()} ({elapsed:.1f}s)\n")
+        self.stream.flush()
+
+    def addSuccess(self, test):
+        unittest.TestResult.addSuccess(self, test)
+        self._line("ok", test)
+
+    def addFailure(self, test, err):
+        unittest.TestResult.addFailure(self, test, err)
+        self._line("FAIL", test)
+
+    def addError(self, test, err):
+        unittest.TestResult.addError(self, test, err)
+        self._line("ERROR", test)
+
+    def addSkip(self, test, reason):
+        # A skipped test proves nothing: it counts as a failure.
+        unittest.TestResult.addFailure(self, test, (AssertionError, AssertionError(f"skipped: {reason}"), None))
+        self._line("SKIP", test)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--build-dir", default="build")
+    parser.add_argument("--counts-file", help="write 'passed failed' here")
+    parser.add_argument("-k", dest="pattern", action="append", help="only tests matching this")
+    args = parser.parse_args()
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    os.environ["EDGECA_BUILD_DIR"] = os.path.abspath(args.build_dir)
+    sys.path.insert(0, here)
+    loader = unittest.TestLoader()
+    if args.pattern:
+        loader.testNamePatterns = [f"*{p}*" for p in args.pattern]
+    suite = loader.discover(here, pattern="test_*.py", top_level_dir=here)
+    runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=0, resultclass=CountingResult)
+    result = runner.run(suite)
+    failed = len(result.failures) + len(result.errors)
+    passed = result.testsRun - failed
+    print(f"integration: {passed} passed, {failed} failed")
+    if args.counts_file:
+        with open(args.counts_file, "w") as f:
+            f.write(f"{passed} {failed}\n")
+    return 0 if failed == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,190 @@
+// tests/unit/test_store.cpp — the store: schema, durability settings, uniqueness, audit chain.
+#include <doctest/doctest.h>
+
+#include <sqlite3.h>
+
+#include "store/schema.h"
+#include "store/store.h"
+#include "tests/unit/test_support.h"
+
+using namespace edgeca;
+using namespace std::chrono_literals;
+
+namespace {
+
+store::CertificateRecord sample_record(uint8_t serial_byte, const std::string& fingerprint) {
+    store::CertificateRecord r;
+    r.serial = {0x40, serial_byte, 0x01};
+    r.profile = "edge";
+    r.subject = "CN=device-1";
+    r.common_name = "device-1";
+    r.device_key = "SN-1";
+    r.spki_sha256 = std::string(64, 'a');
+    r.fingerprint_sha256 = fingerprint;
+    r.not_before = store::Time(1000s);
+    r.not_after = store::Time(2000s);
+    r.issued_at = store::Time(1000s);
+    r.requester = "hub:test";
+    r.der = {0x30, 0x00};
+    return r;
+}
+
+// Runs raw SQL on the store file, as an attacker with file access would.
+void tamper(const std::filesystem::path& path, const char* sql) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    char* error = nullptr;
+    int rc = sqlite3_exec(db, sql, nullptr, nullptr, &error);
+    sqlite3_free(error);
+    sqlite3_close(db);
+    REQUIRE(rc == SQLITE_OK);
+}
+
+std::string pragma(const std::filesystem::path& path, const char* name) {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    sqlite3_prepare_v2(db, (std::string("PRAGMA ") + name).c_str(), -1, &stmt, nullptr);
+    std::string value;
+    if (sqlite3_step(stmt) == SQLITE_ROW) {
+        value = reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0));
+    }
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return value;
+}
+
+}  // namespace
+
+TEST_CASE("a new store is at the current schema version, in WAL mode, marked as edgeca's") {
+    test::TempDir dir;
+    auto path = dir / "t.db";
+    {
+        auto s = store::Store::create(path);
+        CHECK(s.schema_version() == store::current_schema_version());
+        CHECK(s.integrity_check() == "ok");
+    }
+    CHECK(pragma(path, "journal_mode") == "wal");
+    CHECK(pragma(path, "application_id") == std::to_string(store::application_id));
+    CHECK_THROWS_AS(store::Store::create(path), store::StoreError);
+    CHECK_NOTHROW(store::Store::open(path));
+}
+
+TEST_CASE("opening a store that does not exist, or a foreign SQLite file, is refused") {
+    test::TempDir dir;
+    CHECK_THROWS_AS(store::Store::open(dir / "missing.db"), store::StoreError);
+    auto foreign = dir / "foreign.db";
+    tamper(foreign, "CREATE TABLE x(y)");
+    CHECK_THROWS_WITH_AS(store::Store::open(foreign), doctest::Contains("not an edgeca store"),
+                         store::StoreError);
+}
+
+TEST_CASE("a store written by a newer schema is refused rather than misread") {
+    test::TempDir dir;
+    auto path = dir / "t.db";
+    { auto s = store::Store::create(path); }
+    tamper(path, "PRAGMA user_version=999");
+    CHECK_THROWS_WITH_AS(store::Store::open(path), doctest::Contains("newer than this build"),
+                         store::StoreError);
+}
+
+TEST_CASE("a serial number is recorded at most once: the database refuses a second row") {
+    test::TempDir dir;
+    auto s = store::Store::create(dir / "t.db");
+    s.write([](store::Writer& w) { w.insert_certificate(sample_record(1, std::string(64, '1'))); });
+    try {
+        s.write([](store::Writer& w) {
+            w.insert_certificate(sample_record(1, std::string(64, '2')));
+        });
+        FAIL("a duplicate serial was accepted");
+    } catch (const store::StoreError& e) {
+        CHECK(e.constraint_violation());
+    }
+    CHECK(s.read([](const store::Reader& r) { return r.certificate_count(); }) == 1);
+}
+
+TEST_CASE("a write that throws leaves nothing behind") {
+    test::TempDir dir;
+    auto s = store::Store::create(dir / "t.db");
+    CHECK_THROWS(s.write([](store::Writer& w) {
+        w.insert_certificate(sample_record(7, std::string(64, '7')));
+        w.append_audit({"cli:test", "issue", "40", "", "ok", ""});
+        throw std::runtime_error("signing failed");
+    }));
+    CHECK(s.read([](const store::Reader& r) { return r.certificate_count(); }) == 0);
+    CHECK(s.read([](const store::Reader& r) { return r.verify_audit_chain().entries; }) == 0);
+}
+
+TEST_CASE("certificates are found by serial, id and fingerprint, and filtered by status") {
+    test::TempDir dir;
+    auto s = store::Store::create(dir / "t.db");
+    int64_t id = s.write([](store::Writer& w) {
+        return w.insert_certificate(sample_record(9, std::string(64, '9')));
+    });
+    auto by_serial = s.read([](const store::Reader& r) {
+        return r.certificate_by_serial(std::vector<uint8_t>{0x40, 9, 1});
+    });
+    REQUIRE(by_serial);
+    CHECK(by_serial->id == id);
+    CHECK(by_serial->device_key == "SN-1");
+    CHECK(by_serial->status_at(store::Time(1500s)) == store::CertificateStatus::valid);
+    CHECK(by_serial->status_at(store::Time(2001s)) == store::CertificateStatus::expired);
+
+    store::CertificateFilter valid{.status = store::CertificateStatus::valid,
+                                   .now = store::Time(1500s)};
+    store::CertificateFilter expired{.status = store::CertificateStatus::expired,
+                                     .now = store::Time(1500s)};
+    CHECK(s.read([&](const store::Reader& r) { return r.certificates(valid); }).size() == 1);
+    CHECK(s.read([&](const store::Reader& r) { return r.certificates(expired); }).empty());
+    CHECK(s.read([](const store::Reader& r) {
+        return r.certificate_by_fingerprint(std::string(64, '9'));
+    }));
+}
+
+TEST_CASE("the audit chain verifies, and an edited, deleted or reordered entry is detected") {
+    test::TempDir dir;
+    auto path = dir / "t.db";
+    {
+        auto s = store::Store::create(path);
+        for (int i = 0; i < 5; ++i) {
+            s.write([&](store::Writer& w) {
+                w.append_audit({"cli:test", "issue", std::to_string(i), "", "ok", "detail"});
+            });
+        }
+        auto result = s.read([](const store::Reader& r) { return r.verify_audit_chain(); });
+        CHECK(result.intact);
+        CHECK(result.entries == 5);
+        CHECK(result.head_hash.size() == 64);
+    }
+
+    SUBCASE("an edited entry") {
+        tamper(path, "UPDATE audit_log SET outcome='refused' WHERE seq=3");
+        auto s = store::Store::open(path);
+        auto result = s.read([](const store::Reader& r) { return r.verify_audit_chain(); });
+        CHECK_FALSE(result.intact);
+        CHECK(result.first_bad_seq == 3);
+        CHECK(result.problem.find("altered") != std::string::npos);
+    }
+    SUBCASE("a deleted entry") {
+        tamper(path, "DELETE FROM audit_log WHERE seq=2");
+        auto s = store::Store::open(path);
+        auto result = s.read([](const store::Reader& r) { return r.verify_audit_chain(); });
+        CHECK_FALSE(result.intact);
+        CHECK(result.first_bad_seq == 3);
+        CHECK(result.problem.find("missing") != std::string::npos);
+    }
+    SUBCASE("an entry deleted and the rest renumbered") {
+        tamper(path, "DELETE FROM audit_log WHERE seq=2; UPDATE audit_log SET seq=seq-1 WHERE seq>2");
+        auto s = store::Store::open(path);
+        auto result = s.read([](const store::Reader& r) { return r.verify_audit_chain(); });
+        CHECK_FALSE(result.intact);
+        CHECK(result.first_bad_seq == 2);
+    }
+    SUBCASE("an edited entry with its own hash recomputed still breaks the next link") {
+        tamper(path, "UPDATE audit_log SET hash='" "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" "' WHERE seq=4");
+        auto s = store::Store::open(path);
+        auto result = s.read([](const store::Reader& r) { return r.verify_audit_chain(); });
+        CHECK_FALSE(result.intact);
+        CHECK(result.first_bad_seq == 4);
+    }
+}
