@@ -15,6 +15,7 @@ enum class ErrorKind {
     conflict,         // already exists, already revoked
     policy,           // well-formed but refused by the issuance policy
     too_large,
+    unsupported_media_type,  // a body in a format the receiver does not take
     unavailable,      // the store cannot be written, the clock cannot be trusted
     internal,
 };

@@ -54,6 +54,7 @@ ExitCode exit_code_for(ca::ErrorKind kind) {
     switch (kind) {
         case ca::ErrorKind::bad_input:
         case ca::ErrorKind::too_large:
+        case ca::ErrorKind::unsupported_media_type:
             return exit_bad_input;
         case ca::ErrorKind::policy:
             return exit_policy;

@@ -8,26 +8,11 @@
 
 #include "ca/certificate_facts.h"
 #include "ca/encoding.h"
+#include "ca/revocation_reason.h"
 #include "cli/exit_codes.h"
 
 namespace edgeca::cli {
 namespace {
-
-const char* reason_name(int code) {
-    switch (code) {
-        case 0: return "unspecified";
-        case 1: return "keyCompromise";
-        case 2: return "cACompromise";
-        case 3: return "affiliationChanged";
-        case 4: return "superseded";
-        case 5: return "cessationOfOperation";
-        case 6: return "certificateHold";
-        case 8: return "removeFromCRL";
-        case 9: return "privilegeWithdrawn";
-        case 10: return "aACompromise";
-        default: return "unknown";
-    }
-}
 
 store::Time now() {
     return std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
@@ -71,7 +56,7 @@ void print_certificate_details(const store::CertificateRecord& r, std::ostream& 
     out << fmt::format("SHA-256:      {}\n", r.fingerprint_sha256);
     if (r.revoked_at) {
         out << fmt::format("revoked at:   {}\n", ca::to_rfc3339(*r.revoked_at));
-        out << fmt::format("reason:       {}\n", reason_name(r.revocation_reason.value_or(0)));
+        out << fmt::format("reason:       {}\n", ca::reason_name(r.revocation_reason.value_or(0)));
         if (r.revoked_by) out << fmt::format("revoked by:   {}\n", *r.revoked_by);
     }
     out << ca::encode_pem(r.der, "CERTIFICATE");

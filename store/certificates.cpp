@@ -95,9 +95,29 @@ int64_t Reader::certificate_count() const {
 }
 
 std::optional<Time> Reader::latest_issued_at() const {
-    auto statement = db_.prepare("SELECT max(issued_at) FROM certificates");
-    statement.step();
-    return statement.optional_time(0);
+    // The newest row by id, through the primary key: constant time at any size.
+    auto statement = db_.prepare("SELECT issued_at FROM certificates ORDER BY id DESC LIMIT 1");
+    if (!statement.step()) return std::nullopt;
+    return statement.time(0);
+}
+
+std::vector<CertificateRecord> Reader::certificates_with_key(const std::string& spki_sha256) const {
+    auto statement = db_.prepare(fmt::format(
+        "SELECT {} FROM certificates WHERE spki_sha256 = ?1 ORDER BY id", certificate_columns));
+    statement.bind(1, spki_sha256);
+    std::vector<CertificateRecord> records;
+    while (statement.step()) records.push_back(certificate_from_row(statement));
+    return records;
+}
+
+std::optional<CertificateRecord> Reader::valid_certificate_with_cn_of_other_device(
+    const std::string& profile, const std::string& cn, const std::string& device_key,
+    Time now) const {
+    return one_certificate(
+        db_,
+        "common_name = ?1 AND profile = ?2 AND revoked_at IS NULL AND not_after >= ?3 "
+        "AND (device_key IS NULL OR device_key <> ?4) LIMIT 1",
+        [&](Statement& s) { s.bind(1, cn).bind(2, profile).bind(3, now).bind(4, device_key); });
 }
 
 int64_t Writer::insert_certificate(const CertificateRecord& record) {

@@ -70,4 +70,48 @@ struct AuditVerification {
     std::string problem;        // empty when intact
 };
 
+// A product (EnOS productKey): the most a certificate of its devices may last, and whether
+// certificate authentication is enabled for it at all.
+struct ProductRecord {
+    std::string product_key;
+    std::string name;
+    int max_validity_days = 0;
+    bool certificate_auth = true;
+    Time created_at{};
+    std::string created_by;
+};
+
+// A registered device (EnOS deviceKey, usually its serial number); certificates are issued only
+// for registered devices.
+struct DeviceRecord {
+    std::string device_key;
+    std::string product_key;
+    std::string asset_id;
+    Time created_at{};
+    std::string created_by;
+};
+
+enum class Role { admin, hub };
+const char* to_string(Role role);
+std::optional<Role> role_from_string(const std::string& text);
+
+// A client certificate allowed to call the API.
+struct AccessGrant {
+    std::string fingerprint_sha256;
+    std::vector<uint8_t> serial;
+    std::string principal;  // "hub:<name>" or "admin:<name>": the requester of what it asks for
+    Role role = Role::hub;
+    Time granted_at{};
+    std::string granted_by;
+};
+
+struct EnrollmentToken {
+    std::string token_sha256;
+    Role role = Role::hub;
+    Time created_at{};
+    Time expires_at{};
+    std::string created_by;
+    std::optional<Time> used_at;
+};
+
 }  // namespace edgeca::store

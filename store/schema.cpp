@@ -69,6 +69,60 @@ CREATE TABLE crls (
     der BLOB
 );
 )sql"},
+        {2, "issuing CA: settings, products, devices, access list, enrollment tokens, idempotency", R"sql(
+CREATE TABLE meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE products (
+    product_key TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    max_validity_days INTEGER NOT NULL CHECK (max_validity_days > 0),
+    certificate_auth INTEGER NOT NULL CHECK (certificate_auth IN (0, 1)),
+    created_at INTEGER NOT NULL,
+    created_by TEXT NOT NULL
+);
+
+CREATE TABLE devices (
+    device_key TEXT PRIMARY KEY,
+    product_key TEXT NOT NULL REFERENCES products(product_key),
+    asset_id TEXT NOT NULL UNIQUE,
+    created_at INTEGER NOT NULL,
+    created_by TEXT NOT NULL
+);
+CREATE INDEX devices_product ON devices(product_key);
+
+-- Client certificates allowed to call the API, by their SHA-256, and what they may do.
+CREATE TABLE access_list (
+    fingerprint_sha256 TEXT PRIMARY KEY,
+    serial BLOB,
+    principal TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ('admin', 'hub')),
+    granted_at INTEGER NOT NULL,
+    granted_by TEXT NOT NULL
+);
+
+-- One-time enrollment tokens; only their SHA-256 is kept.
+CREATE TABLE enrollment_tokens (
+    token_sha256 TEXT PRIMARY KEY,
+    role TEXT NOT NULL CHECK (role IN ('admin', 'hub')),
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    created_by TEXT NOT NULL,
+    used_at INTEGER,
+    used_for_serial BLOB
+);
+
+CREATE TABLE idempotency_keys (
+    requester TEXT NOT NULL,
+    key TEXT NOT NULL,
+    request_sha256 TEXT NOT NULL,
+    certificate_id INTEGER NOT NULL REFERENCES certificates(id),
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (requester, key)
+);
+)sql"},
     };
     return all;
 }

@@ -26,6 +26,14 @@ std::optional<CertificateStatus> certificate_status_from_string(const std::strin
     return std::nullopt;
 }
 
+const char* to_string(Role role) { return role == Role::admin ? "admin" : "hub"; }
+
+std::optional<Role> role_from_string(const std::string& text) {
+    if (text == "admin") return Role::admin;
+    if (text == "hub") return Role::hub;
+    return std::nullopt;
+}
+
 Store Store::create(const std::filesystem::path& path) {
     if (std::filesystem::exists(path)) {
         throw StoreError(fmt::format("a store already exists at {}", path.string()),

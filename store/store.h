@@ -35,7 +35,34 @@ public:
     std::optional<CertificateRecord> certificate_by_fingerprint(const std::string& hex) const;
     std::vector<CertificateRecord> certificates(const CertificateFilter& filter) const;
     int64_t certificate_count() const;
+    // issued_at of the most recently recorded certificate: the clock must not be behind it.
     std::optional<Time> latest_issued_at() const;
+    // Every certificate ever issued for this SubjectPublicKeyInfo (hex SHA-256).
+    std::vector<CertificateRecord> certificates_with_key(const std::string& spki_sha256) const;
+    // A valid (unrevoked, unexpired at `now`) certificate of `profile` whose CN is `cn` and that
+    // is bound to a device other than `device_key`.
+    std::optional<CertificateRecord> valid_certificate_with_cn_of_other_device(
+        const std::string& profile, const std::string& cn, const std::string& device_key,
+        Time now) const;
+
+    std::optional<std::string> meta(const std::string& key) const;
+
+    std::optional<ProductRecord> product(const std::string& product_key) const;
+    std::vector<ProductRecord> products() const;
+    std::optional<DeviceRecord> device(const std::string& device_key) const;
+    std::optional<DeviceRecord> device_by_asset_id(const std::string& asset_id) const;
+    std::vector<DeviceRecord> devices(const std::optional<std::string>& product_key,
+                                      const std::string& after_device_key, int limit) const;
+
+    std::optional<AccessGrant> access_grant(const std::string& fingerprint_sha256) const;
+    std::vector<AccessGrant> access_grants() const;
+    std::optional<EnrollmentToken> enrollment_token(const std::string& token_sha256) const;
+    struct IdempotentRequest {
+        std::string request_sha256;
+        int64_t certificate_id = 0;
+    };
+    std::optional<IdempotentRequest> idempotent_request(const std::string& requester,
+                                                        const std::string& key) const;
 
     // Streams the audit log in order; the callback returns false to stop.
     void each_audit_entry(const std::function<bool(const AuditEntry&)>& visit) const;
@@ -54,6 +81,21 @@ public:
     // the fingerprint is already present: a serial is never used twice.
     int64_t insert_certificate(const CertificateRecord& record);
     AuditEntry append_audit(const AuditEvent& event);
+
+    void set_meta(const std::string& key, const std::string& value);
+    // Throw StoreError with constraint_violation() when the key already exists.
+    void insert_product(const ProductRecord& product);
+    void insert_device(const DeviceRecord& device);
+    void insert_enrollment_token(const EnrollmentToken& token);
+    // Marks an unused, unexpired token as used; false when it is unknown, spent or expired.
+    bool consume_enrollment_token(const std::string& token_sha256, Time now,
+                                  std::span<const uint8_t> serial);
+    // Inserts or replaces the grant of this fingerprint.
+    void grant_access(const AccessGrant& grant);
+    bool revoke_access(const std::string& fingerprint_sha256);
+    void record_idempotent_request(const std::string& requester, const std::string& key,
+                                   const std::string& request_sha256, int64_t certificate_id,
+                                   Time now);
 };
 
 class Store {

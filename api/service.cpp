@@ -1,0 +1,188 @@
+// api/service.cpp — listeners, the per-request wrapper, limits and the request log.
+#include "api/service.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+
+#include "api/event_log.h"
+#include "api/http_support.h"
+#include "store/database.h"
+
+namespace edgeca::api {
+namespace {
+
+struct RequestNotes {
+    std::chrono::steady_clock::time_point start;
+    std::string caller = "-";
+};
+thread_local RequestNotes notes;
+
+bool has_bearer_token(const httplib::Request& req) {
+    return req.get_header_value("Authorization").rfind("Bearer ", 0) == 0;
+}
+
+}  // namespace
+
+Endpoint Endpoint::parse(const std::string& text) {
+    auto colon = text.rfind(':');
+    if (colon == std::string::npos || colon + 1 == text.size()) {
+        throw ca::Error(ca::ErrorKind::bad_input, "listen_invalid",
+                        fmt::format("'{}' is not HOST:PORT", text));
+    }
+    Endpoint endpoint;
+    endpoint.host = text.substr(0, colon);
+    if (endpoint.host.size() >= 2 && endpoint.host.front() == '[' && endpoint.host.back() == ']') {
+        endpoint.host = endpoint.host.substr(1, endpoint.host.size() - 2);
+    }
+    std::string port = text.substr(colon + 1);
+    bool digits = port.size() <= 5 && std::all_of(port.begin(), port.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+    if (!digits || endpoint.host.empty() || std::stoi(port) > 65535) {
+        throw ca::Error(ca::ErrorKind::bad_input, "listen_invalid",
+                        fmt::format("'{}' is not HOST:PORT with a port of 0 to 65535", text));
+    }
+    endpoint.port = std::stoi(port);
+    return endpoint;
+}
+
+std::string Endpoint::to_string() const {
+    return host.find(':') != std::string::npos ? fmt::format("[{}]:{}", host, port)
+                                               : fmt::format("{}:{}", host, port);
+}
+
+void handle(Engine& engine, const httplib::Request& req, httplib::Response& res,
+            const std::function<void(const ca::Caller&)>& body) {
+    handle_public(req, res, [&] {
+        ca::Caller caller = ca::Caller::anonymous("anonymous");
+        if (auto fingerprint = verified_client_fingerprint(req.ssl)) {
+            if (auto known = engine.access.caller_for_certificate(*fingerprint)) {
+                caller = *known;
+            } else if (!has_bearer_token(req)) {
+                throw ca::Error(ca::ErrorKind::unauthenticated, "certificate_not_authorized",
+                                "the client certificate is not on the access list, or it was "
+                                "revoked or has expired");
+            } else {
+                caller = ca::Caller::anonymous(fmt::format("certificate:{}", fingerprint->substr(0, 16)));
+            }
+        }
+        notes.caller = caller.principal;
+        body(caller);
+    });
+}
+
+void handle_public(const httplib::Request& req, httplib::Response& res,
+                   const std::function<void()>& body) {
+    try {
+        body();
+    } catch (const ca::Error& e) {
+        write_error(res, e);
+    } catch (const store::StoreError& e) {
+        log_event({{"event", "store_error"}, {"path", req.path}, {"error", e.what()}});
+        if (e.unavailable()) {
+            write_error(res, 503, "store_unavailable",
+                        "the certificate store cannot be written now; nothing was issued or "
+                        "changed; try again later");
+        } else {
+            write_error(res, 500, "internal", "an internal error occurred; it was logged");
+        }
+    } catch (const std::exception& e) {
+        log_event({{"event", "internal_error"}, {"path", req.path}, {"error", e.what()}});
+        write_error(res, 500, "internal", "an internal error occurred; it was logged");
+    }
+}
+
+ApiService::ApiService(HttpSettings settings, CredentialSlot& credentials,
+                       const std::string& trusted_pem, Metrics& metrics)
+    : settings_(settings), metrics_(metrics) {
+    api_ = std::make_unique<httplib::SSLServer>([&credentials, &trusted_pem](SSL_CTX& ctx) {
+        return configure_server_context(ctx, credentials, trusted_pem);
+    });
+    if (!api_->is_valid()) {
+        throw ca::Error(ca::ErrorKind::internal, "tls_setup_failed",
+                        fmt::format("the TLS context cannot be set up: {}", openssl_error()));
+    }
+    configure(*api_, "api");
+    configure(public_, "public");
+}
+
+ApiService::~ApiService() { stop(); }
+
+void ApiService::configure(httplib::Server& server, const std::string& listener) {
+    const int threads = settings_.threads;
+    server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+    server.set_payload_max_length(settings_.max_body_bytes);
+    server.set_read_timeout(settings_.read_timeout);
+    server.set_write_timeout(settings_.read_timeout);
+    server.set_keep_alive_timeout(settings_.keep_alive_timeout.count());
+    server.set_keep_alive_max_count(1000);
+    server.set_tcp_nodelay(true);
+    const size_t limit = settings_.max_body_bytes;
+    server.set_pre_routing_handler([limit](const httplib::Request& req, httplib::Response& res) {
+        notes = RequestNotes{std::chrono::steady_clock::now(), "-"};
+        if (req.has_header("Content-Length")) {
+            auto length = std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10);
+            if (length > limit) {
+                write_error(res, 413, "body_too_large",
+                            fmt::format("the body is {} bytes; at most {} are accepted", length, limit));
+                return httplib::Server::HandlerResponse::Handled;
+            }
+        }
+        return httplib::Server::HandlerResponse::Unhandled;
+    });
+    server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+        if (!res.body.empty()) return;
+        switch (res.status) {
+            case 404:
+                write_error(res, 404, "not_found", fmt::format("no route {} {}", req.method, req.path.substr(0, 128)));
+                break;
+            case 413:
+                write_error(res, 413, "body_too_large", "the body is larger than allowed");
+                break;
+            default:
+                write_error(res, res.status, "http_error", fmt::format("the request failed with HTTP status {}", res.status));
+        }
+    });
+    Metrics& metrics = metrics_;
+    server.set_logger([listener, &metrics](const httplib::Request& req, const httplib::Response& res) {
+        auto elapsed = std::chrono::steady_clock::now() - notes.start;
+        metrics.response(res.status);
+        log_event({{"event", "request"},
+                   {"listener", listener},
+                   {"method", req.method},
+                   {"path", req.path.substr(0, 256)},
+                   {"status", res.status},
+                   {"ms", std::chrono::duration<double, std::milli>(elapsed).count()},
+                   {"caller", notes.caller},
+                   {"remote", req.remote_addr},
+                   {"bytes_in", req.body.size()},
+                   {"bytes_out", res.body.size()}});
+    });
+}
+
+void ApiService::bind(const Endpoint& api, const Endpoint& downloads) {
+    auto bind_one = [](httplib::Server& server, const Endpoint& endpoint) {
+        int port = endpoint.port == 0 ? server.bind_to_any_port(endpoint.host)
+                                      : (server.bind_to_port(endpoint.host, endpoint.port) ? endpoint.port : -1);
+        if (port <= 0) {
+            throw ca::Error(ca::ErrorKind::unavailable, "listen_failed",
+                            fmt::format("cannot listen on {}: the address is taken or not local",
+                                        endpoint.to_string()));
+        }
+        return port;
+    };
+    api_port_ = bind_one(*api_, api);
+    public_port_ = bind_one(public_, downloads);
+}
+
+void ApiService::run() {
+    std::thread public_thread([this] { public_.listen_after_bind(); });
+    api_->listen_after_bind();
+    public_thread.join();
+}
+
+void ApiService::stop() {
+    if (api_) api_->stop();
+    public_.stop();
+}
+
+}  // namespace edgeca::api

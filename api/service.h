@@ -1,0 +1,92 @@
+// api/service.h — the two listeners of edgeca serve: HTTPS with mutual TLS for the API, plain
+// HTTP for public downloads (CA certificates and CRLs) only.
+#pragma once
+
+#include <httplib.h>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "api/metrics.h"
+#include "api/tls.h"
+#include "ca/access_control.h"
+#include "ca/caller.h"
+#include "ca/device_registry.h"
+#include "ca/issuing_authority.h"
+#include "store/store.h"
+
+namespace edgeca::api {
+
+// "127.0.0.1:8443", "[::1]:8443", "0.0.0.0:0" (port 0: any free port).
+struct Endpoint {
+    std::string host;
+    int port = 0;
+    static Endpoint parse(const std::string& text);
+    std::string to_string() const;
+};
+
+struct HttpSettings {
+    size_t max_body_bytes = 64 * 1024;
+    int threads = 32;
+    std::chrono::seconds read_timeout{10};
+    std::chrono::seconds keep_alive_timeout{30};
+};
+
+// What the routes call into.
+struct Engine {
+    store::Store& store;
+    const ca::Clock& clock;
+    ca::IssuingAuthority& authority;
+    ca::DeviceRegistry& registry;
+    ca::AccessControl& access;
+    Metrics& metrics;
+};
+
+// Runs `body` for a request: fills the caller from the client certificate (a certificate that
+// verified but is not on the access list, or whose record is revoked, is refused unless the
+// request carries a bearer token), maps ca::Error to its status, logs internal failures without
+// exposing them, and notes the caller for the request log.
+void handle(Engine& engine, const httplib::Request& req, httplib::Response& res,
+            const std::function<void(const ca::Caller&)>& body);
+// The same for routes that need no caller.
+void handle_public(const httplib::Request& req, httplib::Response& res,
+                   const std::function<void()>& body);
+
+class ApiService {
+public:
+    ApiService(HttpSettings settings, CredentialSlot& credentials, const std::string& trusted_pem,
+               Metrics& metrics);
+    ~ApiService();
+
+    // Binds both listeners. Throws ca::Error(unavailable, "listen_failed") naming the address.
+    void bind(const Endpoint& api, const Endpoint& downloads);
+    int api_port() const { return api_port_; }
+    int public_port() const { return public_port_; }
+
+    // Both servers, for the routes of each layer.
+    httplib::Server& api_server() { return *api_; }
+    httplib::Server& public_server() { return public_; }
+
+    // Serves until stop(); requests in flight finish before this returns.
+    void run();
+    void stop();
+
+private:
+    void configure(httplib::Server& server, const std::string& listener);
+
+    HttpSettings settings_;
+    Metrics& metrics_;
+    std::unique_ptr<httplib::SSLServer> api_;
+    httplib::Server public_;
+    int api_port_ = 0;
+    int public_port_ = 0;
+};
+
+void add_v1_routes(httplib::Server& server, Engine& engine);
+// /ca.pem, /ca.cer, /root.pem on any listener; /healthz and /metrics where `with_status`.
+void add_download_routes(httplib::Server& server, Engine& engine, bool with_status);
+
+}  // namespace edgeca::api

@@ -1,0 +1,142 @@
+// api/tls.cpp — OpenSSL context setup for the API listener.
+#include "api/tls.h"
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+
+#include <fmt/format.h>
+
+#include "ca/encoding.h"
+#include "ca/errors.h"
+
+namespace edgeca::api {
+namespace {
+
+// Mozilla's "intermediate" TLS 1.2 suites; TLS 1.3 suites are OpenSSL's defaults.
+constexpr const char* tls12_ciphers =
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:"
+    "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
+
+struct BioDeleter {
+    void operator()(BIO* b) const { BIO_free(b); }
+};
+using Bio = std::unique_ptr<BIO, BioDeleter>;
+
+Bio memory_bio(const std::string& text) {
+    return Bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
+}
+
+std::vector<X509*> read_certificates(const std::string& pem) {
+    std::vector<X509*> certificates;
+    auto bio = memory_bio(pem);
+    while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+        certificates.push_back(cert);
+    }
+    ERR_clear_error();  // the loop ends on an expected "no start line"
+    return certificates;
+}
+
+int select_certificate(SSL* ssl, void* arg) {
+    auto credentials = static_cast<CredentialSlot*>(arg)->get();
+    if (!credentials) return 0;
+    if (SSL_use_certificate(ssl, credentials->certificate()) != 1) return 0;
+    if (SSL_use_PrivateKey(ssl, credentials->key()) != 1) return 0;
+    SSL_clear_chain_certs(ssl);
+    for (X509* cert : credentials->chain()) {
+        if (SSL_add1_chain_cert(ssl, cert) != 1) return 0;
+    }
+    return 1;
+}
+
+}  // namespace
+
+std::string openssl_error() {
+    unsigned long code = ERR_get_error();
+    if (code == 0) return "unknown TLS error";
+    char buffer[256];
+    ERR_error_string_n(code, buffer, sizeof buffer);
+    ERR_clear_error();
+    return buffer;
+}
+
+std::shared_ptr<const TlsCredentials> TlsCredentials::from_pem(const std::string& certificate_pem,
+                                                               const std::string& key_pem,
+                                                               const std::string& chain_pem) {
+    std::shared_ptr<TlsCredentials> credentials(new TlsCredentials());
+    auto certificates = read_certificates(certificate_pem);
+    if (certificates.empty()) {
+        throw ca::Error(ca::ErrorKind::bad_input, "tls_certificate_invalid",
+                        "the TLS certificate file holds no PEM certificate");
+    }
+    credentials->certificate_ = certificates.front();
+    for (size_t i = 1; i < certificates.size(); ++i) credentials->chain_.push_back(certificates[i]);
+    for (X509* cert : read_certificates(chain_pem)) credentials->chain_.push_back(cert);
+    auto bio = memory_bio(key_pem);
+    credentials->key_ = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr);
+    if (credentials->key_ == nullptr) {
+        throw ca::Error(ca::ErrorKind::bad_input, "tls_key_invalid",
+                        fmt::format("the TLS key cannot be read: {}", openssl_error()));
+    }
+    if (X509_check_private_key(credentials->certificate_, credentials->key_) != 1) {
+        throw ca::Error(ca::ErrorKind::bad_input, "tls_key_mismatch",
+                        "the TLS key does not belong to the TLS certificate");
+    }
+    return credentials;
+}
+
+TlsCredentials::~TlsCredentials() {
+    X509_free(certificate_);
+    EVP_PKEY_free(key_);
+    for (X509* cert : chain_) X509_free(cert);
+}
+
+void CredentialSlot::set(std::shared_ptr<const TlsCredentials> credentials) {
+    std::lock_guard lock(mutex_);
+    credentials_ = std::move(credentials);
+}
+
+std::shared_ptr<const TlsCredentials> CredentialSlot::get() const {
+    std::lock_guard lock(mutex_);
+    return credentials_;
+}
+
+bool configure_server_context(SSL_CTX& ctx, CredentialSlot& slot, const std::string& trusted_pem) {
+    if (SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION) != 1) return false;
+    SSL_CTX_set_options(&ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
+                                  SSL_OP_NO_COMPRESSION);
+    if (SSL_CTX_set_cipher_list(&ctx, tls12_ciphers) != 1) return false;
+    SSL_CTX_set_cert_cb(&ctx, select_certificate, &slot);
+
+    X509_STORE* store = SSL_CTX_get_cert_store(&ctx);
+    auto trusted = read_certificates(trusted_pem);
+    if (trusted.empty()) return false;
+    for (X509* cert : trusted) {
+        X509_STORE_add_cert(store, cert);
+        SSL_CTX_add_client_CA(&ctx, cert);
+        X509_free(cert);
+    }
+    SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER, nullptr);
+    SSL_CTX_set_verify_depth(&ctx, 3);
+    // Without a session id context, resuming a session that carried a client certificate fails.
+    static const unsigned char context[] = "edgeca-api";
+    SSL_CTX_set_session_id_context(&ctx, context, sizeof context - 1);
+    return true;
+}
+
+std::optional<std::string> verified_client_fingerprint(const SSL* ssl) {
+    if (ssl == nullptr) return std::nullopt;
+    X509* peer = SSL_get0_peer_certificate(ssl);
+    if (peer == nullptr || SSL_get_verify_result(ssl) != X509_V_OK) return std::nullopt;
+    unsigned char* der = nullptr;
+    int length = i2d_X509(peer, &der);
+    if (length <= 0) return std::nullopt;
+    std::string fingerprint =
+        ca::sha256_hex(std::span<const uint8_t>(der, static_cast<size_t>(length)));
+    OPENSSL_free(der);
+    return fingerprint;
+}
+
+}  // namespace edgeca::api

@@ -1,0 +1,36 @@
+// ca/issuer_identity.h — the issuing CA's key and certificates, and the checks that make a
+// certificate fit to be installed as the issuing CA.
+#pragma once
+
+#include <botan/pk_keys.h>
+#include <botan/x509cert.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ca/clock.h"
+
+namespace edgeca::ca {
+
+struct IssuerIdentity {
+    std::shared_ptr<const Botan::Private_Key> key;
+    Botan::X509_Certificate certificate;  // the issuing CA
+    Botan::X509_Certificate root;         // the offline root that certified it
+
+    // PEM of the issuing CA then the root: what a client needs to build the path.
+    std::string chain_pem() const;
+};
+
+// Refuses, naming the reason, anything but: a root that is a self-signed CA certificate; an
+// issuing-CA certificate whose public key is `expected_spki` (RSA 2048), that is a CA with
+// pathLen 0 and keyCertSign + cRLSign, issued by the root's subject and signed by the root's
+// key, and valid at `now`. Throws Error(bad_input | policy).
+void check_issuing_ca_certificate(const Botan::X509_Certificate& certificate,
+                                  const Botan::X509_Certificate& root,
+                                  const std::vector<uint8_t>& expected_spki, Time now);
+
+// Reads exactly one PEM certificate from `text`; `what` names it in errors.
+Botan::X509_Certificate parse_certificate_pem(const std::string& text, std::string_view what);
+
+}  // namespace edgeca::ca

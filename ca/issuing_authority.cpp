@@ -1,0 +1,485 @@
+// ca/issuing_authority.cpp — the issuance pipeline of the online CA. The order matters: who is
+// asking, then the CSR's proof of possession, then the key, the subject, the profile's rules,
+// the clock, and only then a signature; the record is durable before anyone sees it.
+#include "ca/issuing_authority.h"
+
+#include <botan/x509cert.h>
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "ca/certificate_facts.h"
+#include "ca/certificate_request.h"
+#include "ca/certificate_signer.h"
+#include "ca/distinguished_name.h"
+#include "ca/encoding.h"
+#include "ca/errors.h"
+#include "ca/extensions.h"
+#include "ca/key_policy.h"
+#include "ca/revocation_reason.h"
+#include "ca/serial_number.h"
+#include "store/database.h"
+
+namespace edgeca::ca {
+namespace {
+
+constexpr int serial_attempts = 3;
+constexpr size_t max_idempotency_key = 255;
+
+[[noreturn]] void forbid(const std::string& why) {
+    throw Error(ErrorKind::forbidden, "profile_not_allowed", why);
+}
+
+void check_idempotency_key(const std::string& key) {
+    if (key.empty() || key.size() > max_idempotency_key) {
+        throw Error(ErrorKind::bad_input, "idempotency_key_invalid",
+                    fmt::format("the Idempotency-Key must be 1 to {} characters",
+                                max_idempotency_key));
+    }
+    for (char c : key) {
+        if (c < 0x21 || c > 0x7e) {
+            throw Error(ErrorKind::bad_input, "idempotency_key_invalid",
+                        "the Idempotency-Key may contain only visible ASCII characters");
+        }
+    }
+}
+
+// Length-prefixed, so that no two different requests hash alike.
+std::string request_digest(const IssuanceRequest& r, const std::vector<uint8_t>& csr_der) {
+    std::string canonical;
+    auto field = [&](std::string_view value) {
+        canonical += fmt::format("{}:", value.size());
+        canonical += value;
+    };
+    field(to_string(r.profile));
+    field(to_hex(csr_der));
+    field(r.product_key.value_or(""));
+    field(r.device_key.value_or(""));
+    field(r.asset_id.value_or(""));
+    field(r.validity_days ? std::to_string(*r.validity_days) : "");
+    field(r.grant_role ? store::to_string(*r.grant_role) : "");
+    return sha256_hex(as_bytes(canonical));
+}
+
+// A key belongs to one subject for ever: a key certified for another device, another name or
+// another profile is refused, and so is a key once revoked for keyCompromise. An edge's
+// common name may be held by one device's valid certificate only (EnOS refuses a duplicate
+// subject).
+void check_key_and_name(const store::Reader& reader, Profile profile, const std::string& spki_sha256,
+                        const std::string& common_name,
+                        const std::optional<std::string>& device_key, Time now) {
+    for (const auto& earlier : reader.certificates_with_key(spki_sha256)) {
+        if (earlier.revocation_reason == reason_key_compromise) {
+            throw Error(ErrorKind::policy, "key_compromised",
+                        fmt::format("this public key was revoked for keyCompromise (certificate "
+                                    "{}); make a new key pair",
+                                    to_hex(earlier.serial)));
+        }
+        bool same_subject = earlier.profile == to_string(profile) &&
+                            (profile == Profile::edge ? earlier.device_key == device_key
+                                                      : earlier.common_name == common_name);
+        if (!same_subject) {
+            throw Error(ErrorKind::policy, "key_reused",
+                        fmt::format("this public key is already certified for {} (certificate "
+                                    "{}); every device needs its own key pair",
+                                    earlier.device_key ? fmt::format("device '{}'", *earlier.device_key)
+                                                       : fmt::format("'{}'", earlier.subject),
+                                    to_hex(earlier.serial)));
+        }
+    }
+    if (profile == Profile::edge) {
+        auto holder = reader.valid_certificate_with_cn_of_other_device(
+            "edge", common_name, device_key.value_or(""), now);
+        if (holder) {
+            throw Error(ErrorKind::policy, "duplicate_subject",
+                        fmt::format("CN '{}' belongs to the valid certificate {} of device '{}'",
+                                    common_name, to_hex(holder->serial),
+                                    holder->device_key.value_or("?")));
+        }
+    }
+}
+
+bool is_ip_address(const std::string& name) {
+    return !name.empty() && name.find_first_not_of("0123456789.") == std::string::npos;
+}
+
+}  // namespace
+
+std::string token_digest(const std::string& token) { return sha256_hex(as_bytes(token)); }
+
+struct IssuingAuthority::Decision {
+    CertificateRequest csr;
+    Botan::X509_DN subject;
+    std::string common_name;
+    std::string spki_sha256;
+    Time not_before{};
+    Time not_after{};
+    std::vector<std::string> dns_names;
+    std::vector<std::string> ip_addresses;
+    std::optional<std::string> product_key;
+    std::optional<std::string> device_key;
+    std::optional<std::string> asset_id;
+    std::string requester;
+    std::optional<store::AccessGrant> grant;  // fingerprint and serial filled in after signing
+    std::optional<std::string> token_sha256;
+    std::string request_sha256;
+};
+
+IssuingAuthority::IssuingAuthority(store::Store& store, const Clock& clock,
+                                   Botan::RandomNumberGenerator& rng, IssuancePolicy policy,
+                                   IssuerIdentity issuer)
+    : store_(store),
+      clock_(clock),
+      rng_(rng),
+      policy_(std::move(policy)),
+      issuer_(std::move(issuer)) {}
+
+IssuedCertificate IssuingAuthority::issue(const Caller& caller, const IssuanceRequest& request) {
+    const Time now = clock_.now();
+    try {
+        Decision decision = decide(caller, request, now);
+        if (request.idempotency_key) {
+            auto prior = store_.read([&](const store::Reader& r) {
+                return r.idempotent_request(decision.requester, *request.idempotency_key);
+            });
+            if (prior) {
+                if (prior->request_sha256 != decision.request_sha256) {
+                    throw Error(ErrorKind::conflict, "idempotency_key_reused",
+                                "this Idempotency-Key was used before for a different request");
+                }
+                auto record = store_.read(
+                    [&](const store::Reader& r) { return r.certificate_by_id(prior->certificate_id); });
+                return {*record, encode_pem(record->der, "CERTIFICATE"), true};
+            }
+        }
+        return sign_and_record(caller, request, decision, now);
+    } catch (const Error& refusal) {
+        store_.write([&](store::Writer& w) {
+            w.append_audit({caller.principal, "issue", "", "", "refused",
+                            fmt::format("{} profile={}", refusal.code(), to_string(request.profile))});
+        });
+        throw;
+    }
+}
+
+namespace {
+
+void require_api_role(const Caller& caller) {
+    if (!caller.is_admin() && !caller.is_hub()) {
+        throw Error(ErrorKind::unauthenticated, "authentication_required",
+                    "present a client certificate on the access list");
+    }
+}
+
+}  // namespace
+
+std::optional<store::CertificateRecord> IssuingAuthority::certificate(
+    const Caller& caller, std::span<const uint8_t> serial) const {
+    require_api_role(caller);
+    auto record = store_.read([&](const store::Reader& r) { return r.certificate_by_serial(serial); });
+    if (record && !caller.is_admin() && record->requester != caller.principal) return std::nullopt;
+    return record;
+}
+
+std::vector<store::CertificateRecord> IssuingAuthority::certificates(
+    const Caller& caller, store::CertificateFilter filter) const {
+    require_api_role(caller);
+    if (!caller.is_admin()) filter.requester = caller.principal;
+    filter.now = clock_.now();
+    return store_.read([&](const store::Reader& r) { return r.certificates(filter); });
+}
+
+void IssuingAuthority::check_clock(Time now) const {
+    const Time issuer_not_before = to_time(issuer_.certificate.not_before());
+    if (now < issuer_not_before) {
+        throw Error(ErrorKind::unavailable, "clock_behind",
+                    fmt::format("refusing to issue: the system clock ({}) is earlier than the "
+                                "issuing CA's notBefore ({}); fix the clock",
+                                to_rfc3339(now), to_rfc3339(issuer_not_before)));
+    }
+    auto latest = store_.read([](const store::Reader& r) { return r.latest_issued_at(); });
+    if (latest && now < *latest) {
+        throw Error(ErrorKind::unavailable, "clock_behind",
+                    fmt::format("refusing to issue: the system clock ({}) is earlier than the "
+                                "latest issuance recorded ({}); the clock went back",
+                                to_rfc3339(now), to_rfc3339(*latest)));
+    }
+    const Time issuer_not_after = to_time(issuer_.certificate.not_after());
+    if (now >= issuer_not_after) {
+        throw Error(ErrorKind::unavailable, "issuer_expired",
+                    fmt::format("the issuing CA expired at {}", to_rfc3339(issuer_not_after)));
+    }
+}
+
+IssuingAuthority::Decision IssuingAuthority::decide(const Caller& caller,
+                                                    const IssuanceRequest& r, Time now) {
+    // 1. Who is asking, and may they ask for this profile?
+    std::optional<store::EnrollmentToken> token;
+    if (r.enrollment_token) {
+        token = store_.read([&](const store::Reader& reader) {
+            return reader.enrollment_token(token_digest(*r.enrollment_token));
+        });
+        if (!token) {
+            throw Error(ErrorKind::unauthenticated, "token_invalid",
+                        "the enrollment token is not known");
+        }
+        if (token->used_at) {
+            throw Error(ErrorKind::unauthenticated, "token_spent",
+                        fmt::format("the enrollment token was already used at {}",
+                                    to_rfc3339(*token->used_at)));
+        }
+        if (now >= token->expires_at) {
+            throw Error(ErrorKind::unauthenticated, "token_expired",
+                        fmt::format("the enrollment token expired at {}",
+                                    to_rfc3339(token->expires_at)));
+        }
+    }
+    const bool authenticated = caller.is_admin() || caller.is_hub() || caller.service;
+    if (!authenticated && !token) {
+        throw Error(ErrorKind::unauthenticated, "authentication_required",
+                    "present a client certificate on the access list, or an enrollment token");
+    }
+    switch (r.profile) {
+        case Profile::edge:
+            if (token || !(caller.is_admin() || caller.is_hub())) {
+                forbid("edge certificates are requested by a hub or an admin");
+            }
+            break;
+        case Profile::hub:
+            if (token ? token->role != store::Role::hub : !(caller.is_admin() || caller.is_hub())) {
+                forbid("hub certificates are requested with a hub enrollment token, by a hub, or "
+                       "by an admin");
+            }
+            break;
+        case Profile::client:
+            if (!token && !(caller.is_admin() || caller.is_hub())) {
+                forbid("client certificates are requested with an enrollment token, by a hub or "
+                       "by an admin");
+            }
+            break;
+        case Profile::server:
+            if (!caller.service) forbid("server certificates are made by edgeca serve only");
+            break;
+        case Profile::root:
+        case Profile::intermediate:
+            throw Error(ErrorKind::bad_input, "profile_unknown",
+                        "CA certificates are made by edgeca-root, offline");
+    }
+    if (r.grant_role && !(caller.is_admin() && r.profile == Profile::client && !token)) {
+        forbid("only an admin grants API access, and only to a client certificate");
+    }
+    if (r.profile != Profile::edge && (r.product_key || r.device_key || r.asset_id)) {
+        throw Error(ErrorKind::bad_input, "field_not_allowed",
+                    "product_key, device_key and asset_id apply to the edge profile only");
+    }
+    if (r.idempotency_key) check_idempotency_key(*r.idempotency_key);
+
+    // 2. The CSR: its signature first, then the key, then the subject.
+    Decision d{.csr = CertificateRequest::parse(r.csr)};
+    KeyPolicy::check(d.csr.public_key(), "the CSR's key");
+    d.subject = build_subject(attributes_of(d.csr.subject()));
+    d.common_name = common_name_of(d.subject);
+    d.spki_sha256 = sha256_hex(d.csr.public_key_info());
+    d.request_sha256 = request_digest(r, d.csr.der());
+    if (token) d.token_sha256 = token->token_sha256;
+
+    // 3. The profile's rules.
+    const ProfileLimits& limits = policy_.limits(r.profile);
+    int max_days = limits.max_validity_days;
+    int default_days = limits.default_validity_days;
+    if (r.profile == Profile::edge) {
+        if (!r.product_key || !r.device_key) {
+            throw Error(ErrorKind::bad_input, "missing_field",
+                        "an edge certificate needs product_key and device_key");
+        }
+        auto [device, product] = store_.read([&](const store::Reader& reader) {
+            return std::pair{reader.device(*r.device_key), reader.product(*r.product_key)};
+        });
+        if (!device) {
+            throw Error(ErrorKind::not_found, "device_not_found",
+                        fmt::format("device '{}' is not registered; register it first (POST "
+                                    "/v1/devices)",
+                                    *r.device_key));
+        }
+        if (device->product_key != *r.product_key || !product) {
+            throw Error(ErrorKind::policy, "device_product_mismatch",
+                        fmt::format("device '{}' belongs to product '{}', not '{}'", *r.device_key,
+                                    device->product_key, *r.product_key));
+        }
+        if (!product->certificate_auth) {
+            throw Error(ErrorKind::policy, "certificate_auth_disabled",
+                        fmt::format("certificate authentication is not enabled for product '{}'",
+                                    product->product_key));
+        }
+        if (r.asset_id && *r.asset_id != device->asset_id) {
+            throw Error(ErrorKind::policy, "asset_id_mismatch",
+                        fmt::format("device '{}' has asset id '{}', not '{}'", *r.device_key,
+                                    device->asset_id, *r.asset_id));
+        }
+        max_days = std::min(max_days, product->max_validity_days);
+        default_days = std::min(default_days, max_days);
+        d.product_key = product->product_key;
+        d.device_key = device->device_key;
+        d.asset_id = device->asset_id;
+    }
+    if (r.profile == Profile::hub) {
+        if (d.csr.requests_non_dns_names()) {
+            throw Error(ErrorKind::policy, "san_type_not_allowed",
+                        "a hub certificate carries DNS names only; the CSR asks for other name "
+                        "types (IP, e-mail, URI)");
+        }
+        d.dns_names = d.csr.requested_dns_names();
+        if (d.dns_names.empty()) {
+            throw Error(ErrorKind::policy, "dns_name_required",
+                        "a hub certificate needs at least one DNS name in the CSR's "
+                        "subjectAltName");
+        }
+        for (const auto& name : d.dns_names) {
+            check_dns_name(name);
+            bool allowed = std::any_of(
+                policy_.hub_allowed_domains.begin(), policy_.hub_allowed_domains.end(),
+                [&](const std::string& domain) { return name_under_domain(name, domain); });
+            if (!allowed) {
+                throw Error(ErrorKind::policy, "dns_name_not_allowed",
+                            fmt::format("the DNS name '{}' is not under an allowed domain "
+                                        "(allowed: {})",
+                                        name,
+                                        policy_.hub_allowed_domains.empty()
+                                            ? std::string("none configured")
+                                            : fmt::format("{}", fmt::join(policy_.hub_allowed_domains, ", "))));
+            }
+        }
+    }
+    if (r.profile == Profile::server) {
+        for (const auto& name : r.server_names) {
+            if (is_ip_address(name)) {
+                d.ip_addresses.push_back(name);
+            } else {
+                check_dns_name(name);
+                d.dns_names.push_back(name);
+            }
+        }
+    }
+    int days = r.validity_days.value_or(default_days);
+    if (days < 1) {
+        throw Error(ErrorKind::bad_input, "validity_invalid",
+                    fmt::format("validity_days must be at least 1, not {}", days));
+    }
+    if (days > max_days) {
+        throw Error(ErrorKind::policy, "validity_too_long",
+                    fmt::format("{} days is more than the {} days allowed for this {}", days,
+                                max_days, r.profile == Profile::edge ? "product" : "profile"));
+    }
+
+    // 4. Who the certificate is recorded for, and what API access it carries.
+    d.requester = caller.principal;
+    auto grant_to = [&](store::Role role, std::string principal) {
+        d.grant = store::AccessGrant{.principal = std::move(principal), .role = role,
+                                     .granted_by = caller.principal};
+    };
+    if (token) {
+        std::string principal = fmt::format("{}:{}", store::to_string(token->role), d.common_name);
+        d.requester = principal;
+        grant_to(token->role, principal);
+    } else if (caller.is_hub() && (r.profile == Profile::hub || r.profile == Profile::client)) {
+        grant_to(store::Role::hub, caller.principal);  // a hub renewing its own credentials
+    } else if (r.profile == Profile::hub) {
+        grant_to(store::Role::hub, fmt::format("hub:{}", d.common_name));
+    } else if (r.grant_role) {
+        grant_to(*r.grant_role, fmt::format("{}:{}", store::to_string(*r.grant_role), d.common_name));
+    }
+
+    // 5. The clock, and the validity period.
+    check_clock(now);
+    const Time issuer_not_before = to_time(issuer_.certificate.not_before());
+    const Time issuer_not_after = to_time(issuer_.certificate.not_after());
+    d.not_before = std::max(now - policy_.backdate, issuer_not_before);
+    d.not_after = std::min(now + std::chrono::days(days), issuer_not_after);
+
+    // 6. What the store knows about this key and this name.
+    store_.read([&](const store::Reader& reader) {
+        check_key_and_name(reader, r.profile, d.spki_sha256, d.common_name, d.device_key, now);
+    });
+    return d;
+}
+
+IssuedCertificate IssuingAuthority::sign_and_record(const Caller& caller,
+                                                    const IssuanceRequest& r,
+                                                    const Decision& d, Time now) {
+    Botan::Extensions extensions = profile_extensions({
+        .profile = r.profile,
+        .subject_key_id = key_identifier(d.csr.public_key()),
+        .authority_key_id = issuer_.certificate.subject_key_id(),
+        .dns_names = d.dns_names,
+        .ip_addresses = d.ip_addresses,
+        .crl_urls = policy_.crl_urls,
+        .ca_issuer_urls = policy_.ca_issuer_urls,
+    });
+
+    for (int attempt = 1;; ++attempt) {
+        CertificateContent content{
+            .serial = SerialNumber::random(rng_),
+            .subject = d.subject,
+            .subject_public_key_info = d.csr.public_key_info(),
+            .not_before = d.not_before,
+            .not_after = d.not_after,
+            .extensions = extensions,
+        };
+        auto certificate =
+            sign_certificate(content, issuer_.certificate.subject_dn(), *issuer_.key, rng_);
+        store::CertificateRecord record = record_of(certificate, r.profile, d.requester, now);
+        record.product_key = d.product_key;
+        record.device_key = d.device_key;
+        record.asset_id = d.asset_id;
+
+        try {
+            std::optional<IssuedCertificate> replay;
+            store_.write([&](store::Writer& w) {
+                // The checks again, under the write lock: a concurrent request may have taken
+                // the name, the key, the token or the idempotency key meanwhile.
+                if (r.idempotency_key) {
+                    if (auto prior = w.idempotent_request(d.requester, *r.idempotency_key)) {
+                        if (prior->request_sha256 != d.request_sha256) {
+                            throw Error(ErrorKind::conflict, "idempotency_key_reused",
+                                        "this Idempotency-Key was used before for a different "
+                                        "request");
+                        }
+                        auto earlier = w.certificate_by_id(prior->certificate_id);
+                        replay = IssuedCertificate{*earlier, encode_pem(earlier->der, "CERTIFICATE"),
+                                                   true};
+                        return;
+                    }
+                }
+                check_key_and_name(w, r.profile, d.spki_sha256, d.common_name, d.device_key, now);
+                if (d.token_sha256 && !w.consume_enrollment_token(*d.token_sha256, now, record.serial)) {
+                    throw Error(ErrorKind::unauthenticated, "token_spent",
+                                "the enrollment token was used by another request meanwhile");
+                }
+                record.id = w.insert_certificate(record);
+                if (d.grant) {
+                    store::AccessGrant grant = *d.grant;
+                    grant.fingerprint_sha256 = record.fingerprint_sha256;
+                    grant.serial = record.serial;
+                    grant.granted_at = now;
+                    w.grant_access(grant);
+                }
+                if (r.idempotency_key) {
+                    w.record_idempotent_request(d.requester, *r.idempotency_key, d.request_sha256,
+                                                record.id, now);
+                }
+                std::string detail = fmt::format("profile={} subject={}", record.profile, record.subject);
+                if (record.device_key) detail += fmt::format(" device={}", *record.device_key);
+                if (d.grant) detail += fmt::format(" grant={}:{}", store::to_string(d.grant->role), d.grant->principal);
+                w.append_audit({caller.principal, "issue", to_hex(record.serial),
+                                record.fingerprint_sha256, "ok", detail});
+            });
+            if (replay) return *replay;
+            return {record, encode_pem(record.der, "CERTIFICATE"), false};
+        } catch (const store::StoreError& e) {
+            // Only a serial collision is worth a new signature; anything else is final.
+            if (e.constraint_violation() && attempt < serial_attempts) continue;
+            throw;
+        }
+    }
+}
+
+}  // namespace edgeca::ca

@@ -1,0 +1,79 @@
+// ca/issuing_authority.h — the online issuing CA: decides, signs and records certificates for
+// the hub, its edge devices, API clients and the service itself.
+#pragma once
+
+#include <botan/rng.h>
+
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "ca/caller.h"
+#include "ca/clock.h"
+#include "ca/issuance_policy.h"
+#include "ca/issuer_identity.h"
+#include "ca/profile.h"
+#include "store/store.h"
+
+namespace edgeca::ca {
+
+struct IssuanceRequest {
+    std::vector<uint8_t> csr;  // as received: one PEM block or one DER object
+    Profile profile = Profile::edge;
+    std::optional<std::string> product_key;  // edge only
+    std::optional<std::string> device_key;   // edge only
+    std::optional<std::string> asset_id;     // edge only; must match the registered device
+    std::optional<int> validity_days;        // default: the profile's (or the product's) default
+    std::optional<std::string> idempotency_key;
+    std::optional<std::string> enrollment_token;  // a one-time token: the caller enrols
+    std::optional<store::Role> grant_role;  // client profile, admin caller: API access to grant
+    std::vector<std::string> server_names;  // server profile: DNS names and IP addresses
+};
+
+struct IssuedCertificate {
+    store::CertificateRecord record;
+    std::string certificate_pem;
+    bool replayed = false;  // an earlier answer to the same idempotent request
+};
+
+class IssuingAuthority {
+public:
+    IssuingAuthority(store::Store& store, const Clock& clock, Botan::RandomNumberGenerator& rng,
+                     IssuancePolicy policy, IssuerIdentity issuer);
+
+    // The whole issuance: authorisation, the CSR's proof of possession, the key policy, the
+    // subject rules, the profile's rules (device binding, DNS names, validity), the clock
+    // guard, then signing with a fresh serial. The certificate, its device binding, any access
+    // grant and the audit entry are committed in one durable transaction before this returns.
+    // A refusal throws Error and is itself an audit entry.
+    IssuedCertificate issue(const Caller& caller, const IssuanceRequest& request);
+
+    // What a caller may see: an admin everything, a hub only what it requested. A record the
+    // caller may not see is reported as not found.
+    std::optional<store::CertificateRecord> certificate(const Caller& caller,
+                                                        std::span<const uint8_t> serial) const;
+    std::vector<store::CertificateRecord> certificates(const Caller& caller,
+                                                       store::CertificateFilter filter) const;
+
+    const IssuerIdentity& issuer() const { return issuer_; }
+    const IssuancePolicy& policy() const { return policy_; }
+
+private:
+    struct Decision;
+    Decision decide(const Caller& caller, const IssuanceRequest& request, Time now);
+    IssuedCertificate sign_and_record(const Caller& caller, const IssuanceRequest& request,
+                                      const Decision& decision, Time now);
+    void check_clock(Time now) const;
+
+    store::Store& store_;
+    const Clock& clock_;
+    Botan::RandomNumberGenerator& rng_;
+    IssuancePolicy policy_;
+    IssuerIdentity issuer_;
+};
+
+// The SHA-256 (hex) under which an enrollment token is stored.
+std::string token_digest(const std::string& token);
+
+}  // namespace edgeca::ca

@@ -1,0 +1,60 @@
+// cli/config.h — edgeca.toml: the service's settings, each with a safe default
+// (docs/configuration.md lists them all).
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <istream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ca/issuance_policy.h"
+
+namespace edgeca::cli {
+
+struct CrlSettings {
+    // A revocation reaches a freshly signed CRL within this delay; revocations in a burst
+    // share one CRL.
+    std::chrono::seconds publish_delay{5};
+    // nextUpdate - thisUpdate of each CRL.
+    std::chrono::seconds validity{std::chrono::hours(24)};
+    // A CRL is signed again, changed or not, when its nextUpdate is this close.
+    std::chrono::seconds refresh_before{std::chrono::hours(8)};
+    // Signed CRLs kept whole in the store's history (the metadata of all is kept).
+    int history = 100;
+};
+
+struct ServiceConfig {
+    std::string listen = "127.0.0.1:8443";         // HTTPS API, mutual TLS
+    std::string public_listen = "127.0.0.1:8080";  // plain HTTP: CA certificates and CRLs only
+    std::vector<std::string> hostnames = {"localhost", "127.0.0.1"};
+    std::string public_url;  // how others reach the public listener; default from public_listen
+    std::optional<std::filesystem::path> tls_cert;
+    std::optional<std::filesystem::path> tls_key;
+    size_t max_body_bytes = 64 * 1024;
+    int threads = 32;
+    std::chrono::seconds read_timeout{10};
+    std::chrono::seconds keep_alive_timeout{30};
+    ca::IssuancePolicy policy;
+    CrlSettings crl;
+};
+
+// Reads a TOML file (CLI11's reader) over the defaults. Unknown keys, wrong types and values
+// out of range are refused with Error(bad_input, "config_invalid") naming the file and key.
+ServiceConfig load_config(const std::filesystem::path& path);
+ServiceConfig parse_config(std::istream& in, const std::string& source_name);
+
+// Fills the URLs written into certificates when the configuration leaves them out: the CRL at
+// <public_url>/crl and the issuing CA at <public_url>/ca.cer, where public_url defaults to
+// http://<public_listen host, or the first host name for a wildcard address>:<public_port>
+// (the port of public_listen when none is given).
+void apply_default_urls(ServiceConfig& config, std::optional<int> public_port = std::nullopt);
+
+// "90s", "15m", "2h", "7d" or a number of seconds.
+std::chrono::seconds parse_duration(const std::string& text, std::string_view what);
+
+// The commented configuration `edgeca init` writes beside a new issuing CA.
+std::string default_config_text();
+
+}  // namespace edgeca::cli

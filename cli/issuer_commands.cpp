@@ -1,0 +1,275 @@
+// cli/issuer_commands.cpp — setting up the issuing CA (init, install) and using its engine
+// without HTTP (issue, list, show, audit).
+#include <botan/hex.h>
+#include <botan/pkcs10.h>
+#include <botan/pkix_types.h>
+#include <botan/system_rng.h>
+#include <fmt/format.h>
+
+#include <iostream>
+
+#include "ca/certificate_facts.h"
+#include "ca/certificate_request.h"
+#include "ca/distinguished_name.h"
+#include "ca/encoding.h"
+#include "ca/errors.h"
+#include "ca/files.h"
+#include "ca/issuing_authority.h"
+#include "ca/key_file.h"
+#include "ca/serial_number.h"
+#include "cli/commands.h"
+#include "cli/issuer_directory.h"
+#include "cli/records_output.h"
+
+namespace edgeca::cli {
+namespace {
+
+constexpr size_t min_passphrase = 12;
+
+struct Options {
+    std::filesystem::path dir;
+    std::optional<std::filesystem::path> passphrase_file;
+    std::optional<std::filesystem::path> config;
+    std::string subject;
+    std::filesystem::path cert;
+    std::filesystem::path root;
+    std::filesystem::path csr;
+    std::optional<std::filesystem::path> out;
+    std::string profile;
+    std::optional<std::string> product_key;
+    std::optional<std::string> device_key;
+    std::optional<std::string> asset_id;
+    std::optional<int> validity_days;
+    std::optional<std::string> grant_role;
+    std::optional<std::string> status;
+    std::string serial;
+    bool verify = false;
+};
+
+int run_init(const Options& o) {
+    IssuerDirectory d{o.dir};
+    for (const auto& file : {d.key(), d.store(), d.csr()}) {
+        if (std::filesystem::exists(file)) {
+            throw ca::Error(ca::ErrorKind::conflict, "issuer_exists",
+                            fmt::format("{} already holds an issuing CA ({}); it is never replaced",
+                                        o.dir.string(), file.filename().string()));
+        }
+    }
+    auto subject = ca::build_subject(ca::parse_distinguished_name(o.subject));
+    std::string passphrase = read_passphrase(issuer_passphrase(o.passphrase_file), true, min_passphrase);
+    ca::ensure_private_directory(o.dir);
+
+    Botan::System_RNG rng;
+    std::cerr << "Generating the issuing CA's RSA-2048 key from the system RNG...\n";
+    auto key = ca::generate_rsa_2048(rng);
+    auto store = store::Store::create(d.store());
+    ca::write_encrypted_key(d.key(), *key, passphrase, rng);
+    auto csr = Botan::PKCS10_Request::create(*key, subject, Botan::Extensions(), "SHA-256", rng);
+    auto spki = key->subject_public_key();
+    store.write([&](store::Writer& w) {
+        w.set_meta("issuer_spki", Botan::hex_encode(spki, false));
+        w.append_audit({local_actor(), "init", "", "", "ok", ca::to_rfc4514(subject)});
+    });
+    ca::write_file_atomically(d.csr(), ca::encode_pem(csr.BER_encode(), "CERTIFICATE REQUEST"), 0644, true);
+    if (!std::filesystem::exists(d.config())) {
+        ca::write_file_atomically(d.config(), default_config_text(), 0600, true);
+    }
+    std::cout << fmt::format(
+        "Issuing CA key and CSR created in {}\n"
+        "  subject:      {}\n"
+        "  CSR:          {}\n"
+        "  private key:  {} (encrypted PKCS#8, mode 0600)\n"
+        "  settings:     {}\n"
+        "  key SHA-256:  {}\n"
+        "Next: carry the CSR to the offline root and run\n"
+        "  edgeca-root sign-intermediate --dir ROOT_DIR --csr {} --out issuer.pem\n"
+        "then bring issuer.pem and the root's root.pem back and run\n"
+        "  edgeca install --dir {} --cert issuer.pem --root root.pem\n",
+        o.dir.string(), ca::to_rfc4514(subject), d.csr().string(), d.key().string(),
+        d.config().string(), colon_hex(ca::sha256_hex(spki)), d.csr().string(), o.dir.string());
+    return exit_ok;
+}
+
+int run_install(const Options& o) {
+    IssuerDirectory d{o.dir};
+    d.require_initialised();
+    if (std::filesystem::exists(d.certificate())) {
+        throw ca::Error(ca::ErrorKind::conflict, "already_installed",
+                        fmt::format("{} already has its certificate ({}); to rotate the issuing "
+                                    "CA, set up a new data directory (docs/operations.md)",
+                                    o.dir.string(), d.certificate().string()));
+    }
+    auto certificate = ca::parse_certificate_pem(ca::read_file(o.cert, "the certificate"), "the certificate");
+    auto root = ca::parse_certificate_pem(ca::read_file(o.root, "the root certificate"), "the root certificate");
+    auto store = d.open_store();
+    auto spki_hex = store.read([](const store::Reader& r) { return r.meta("issuer_spki"); });
+    if (!spki_hex) {
+        throw ca::Error(ca::ErrorKind::internal, "store_incomplete",
+                        "the store does not record the issuing CA's key; was init interrupted?");
+    }
+    auto spki = Botan::hex_decode(*spki_hex);
+    ca::SystemClock clock;
+    try {
+        ca::check_issuing_ca_certificate(certificate, root, spki, clock.now());
+    } catch (const ca::Error& e) {
+        store.write([&](store::Writer& w) {
+            w.append_audit({local_actor(), "install", "", "", "refused", e.code()});
+        });
+        throw;
+    }
+    auto cert_pem = ca::encode_pem(certificate.BER_encode(), "CERTIFICATE");
+    auto root_pem = ca::encode_pem(root.BER_encode(), "CERTIFICATE");
+    ca::write_file_atomically(d.root(), root_pem, 0644);
+    ca::write_file_atomically(d.chain(), cert_pem + root_pem, 0644);
+    store.write([&](store::Writer& w) {
+        w.append_audit({local_actor(), "install", ca::to_hex(certificate.serial_number()),
+                        ca::sha256_hex(certificate.BER_encode()), "ok",
+                        fmt::format("root_sha256={}", ca::sha256_hex(root.BER_encode()))});
+    });
+    // Written last: its presence is what "installed" means.
+    ca::write_file_atomically(d.certificate(), cert_pem, 0644, true);
+    std::cout << fmt::format(
+        "Issuing CA installed in {}\n"
+        "  subject:  {}\n"
+        "  issuer:   {}\n"
+        "  valid:    {} to {}\n"
+        "  root SHA-256: {}\n"
+        "Start the service with: edgeca serve --dir {}\n",
+        o.dir.string(), ca::to_rfc4514(certificate.subject_dn()), ca::to_rfc4514(root.subject_dn()),
+        ca::to_rfc3339(ca::to_time(certificate.not_before())),
+        ca::to_rfc3339(ca::to_time(certificate.not_after())),
+        colon_hex(ca::sha256_hex(root.BER_encode())), o.dir.string());
+    return exit_ok;
+}
+
+int run_issue(const Options& o) {
+    IssuerDirectory d{o.dir};
+    d.require_installed();
+    auto profile = ca::profile_from_string(o.profile);
+    if (!profile || ca::is_ca_profile(*profile) || *profile == ca::Profile::server) {
+        throw ca::Error(ca::ErrorKind::bad_input, "profile_unknown",
+                        fmt::format("profile '{}' is not one of edge, hub, client", o.profile));
+    }
+    ca::IssuanceRequest request;
+    auto csr = ca::read_file(o.csr, "the CSR", ca::CertificateRequest::max_bytes);
+    request.csr.assign(csr.begin(), csr.end());
+    request.profile = *profile;
+    request.product_key = o.product_key;
+    request.device_key = o.device_key;
+    request.asset_id = o.asset_id;
+    request.validity_days = o.validity_days;
+    if (o.grant_role) {
+        request.grant_role = store::role_from_string(*o.grant_role);
+        if (!request.grant_role) {
+            throw ca::Error(ca::ErrorKind::bad_input, "grant_role_invalid", "--grant-role is admin or hub");
+        }
+    }
+    if (o.out && std::filesystem::exists(*o.out)) {
+        throw ca::Error(ca::ErrorKind::conflict, "file_exists",
+                        fmt::format("{} already exists; choose another --out", o.out->string()));
+    }
+    auto config = d.load_config(o.config);
+    apply_default_urls(config);
+    auto store = d.open_store();
+    auto identity = d.load_identity(read_passphrase(issuer_passphrase(o.passphrase_file), false));
+    ca::SystemClock clock;
+    Botan::System_RNG rng;
+    ca::IssuingAuthority authority(store, clock, rng, config.policy, identity);
+    auto issued = authority.issue(ca::Caller::operator_on_host(local_actor()), request);
+    if (o.out) {
+        ca::write_file_atomically(*o.out, issued.certificate_pem, 0644, true);
+        std::cerr << fmt::format("certificate {} ({}) written to {}\n", ca::to_hex(issued.record.serial),
+                                 issued.record.subject, o.out->string());
+    } else {
+        std::cout << issued.certificate_pem;
+    }
+    return exit_ok;
+}
+
+int run_list(const Options& o) {
+    IssuerDirectory d{o.dir};
+    auto store = d.open_store();
+    store::CertificateFilter filter;
+    filter.device_key = o.device_key;
+    if (o.status) {
+        filter.status = store::certificate_status_from_string(*o.status);
+        if (!filter.status) {
+            throw ca::Error(ca::ErrorKind::bad_input, "status_invalid", "--status is valid, revoked or expired");
+        }
+    }
+    if (!o.profile.empty()) filter.profile = o.profile;
+    print_certificate_table(store, std::cout, filter);
+    return exit_ok;
+}
+
+int run_show(const Options& o) {
+    IssuerDirectory d{o.dir};
+    auto store = d.open_store();
+    auto serial = ca::SerialNumber::from_hex(o.serial);
+    auto record = store.read([&](const store::Reader& r) { return r.certificate_by_serial(serial.bytes()); });
+    if (!record) {
+        throw ca::Error(ca::ErrorKind::not_found, "certificate_not_found",
+                        fmt::format("no certificate with serial {} in {}", serial.hex(), d.store().string()));
+    }
+    print_certificate_details(*record, std::cout);
+    return exit_ok;
+}
+
+int run_audit(const Options& o) {
+    IssuerDirectory d{o.dir};
+    auto store = d.open_store();
+    return print_audit(store, o.verify, std::cout);
+}
+
+}  // namespace
+
+std::vector<Command> add_issuer_commands(CLI::App& app) {
+    auto o = std::make_shared<Options>();
+    auto dir = [o](CLI::App* sub) { sub->add_option("--dir", o->dir, "the issuing CA's data directory")->required(); };
+    auto passphrase = [o](CLI::App* sub) {
+        sub->add_option("--passphrase-file", o->passphrase_file, "file whose first line is the issuing CA key's passphrase");
+    };
+
+    auto* init = app.add_subcommand("init", "create the issuing CA's key and the CSR for the root to sign");
+    dir(init);
+    init->add_option("--subject", o->subject, "e.g. \"CN=Acme IoT Issuing CA 1,O=Acme,C=CN\"")->required();
+    passphrase(init);
+
+    auto* install = app.add_subcommand("install", "install the certificate the root issued, and the root");
+    dir(install);
+    install->add_option("--cert", o->cert, "the issuing CA certificate (PEM) from edgeca-root")->required();
+    install->add_option("--root", o->root, "the root certificate (PEM)")->required();
+
+    auto* issue = app.add_subcommand("issue", "issue a certificate without the HTTP service");
+    dir(issue);
+    issue->add_option("--csr", o->csr, "the CSR (PEM or DER)")->required();
+    issue->add_option("--profile", o->profile, "edge, hub or client")->required();
+    issue->add_option("--product-key", o->product_key, "edge: the device's product");
+    issue->add_option("--device-key", o->device_key, "edge: the registered device");
+    issue->add_option("--asset-id", o->asset_id, "edge: must match the registered device");
+    issue->add_option("--validity-days", o->validity_days, "default: the profile's");
+    issue->add_option("--grant-role", o->grant_role, "client: put the certificate on the access list as admin or hub");
+    issue->add_option("--out", o->out, "write the certificate here (never overwritten) instead of stdout");
+    issue->add_option("--config", o->config, "settings file (default DIR/edgeca.toml)");
+    passphrase(issue);
+
+    auto* list = app.add_subcommand("list", "one line per certificate issued");
+    dir(list);
+    list->add_option("--device-key", o->device_key, "only this device's");
+    list->add_option("--status", o->status, "valid, revoked or expired");
+    list->add_option("--profile", o->profile, "edge, hub, client or server");
+
+    auto* show = app.add_subcommand("show", "one certificate in full");
+    dir(show);
+    show->add_option("serial", o->serial, "serial number in hex")->required();
+
+    auto* audit = app.add_subcommand("audit", "print the audit trail");
+    dir(audit);
+    audit->add_flag("--verify", o->verify, "check the hash chain; exit 9 if it is broken");
+
+    return {{init, [o] { return run_init(*o); }},       {install, [o] { return run_install(*o); }},
+            {issue, [o] { return run_issue(*o); }},     {list, [o] { return run_list(*o); }},
+            {show, [o] { return run_show(*o); }},       {audit, [o] { return run_audit(*o); }}};
+}
+
+}  // namespace edgeca::cli

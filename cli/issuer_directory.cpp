@@ -1,0 +1,65 @@
+// cli/issuer_directory.cpp — opening the issuing CA's data directory.
+#include "cli/issuer_directory.h"
+
+#include <fmt/format.h>
+
+#include "ca/errors.h"
+#include "ca/files.h"
+#include "ca/key_file.h"
+#include "ca/key_policy.h"
+
+namespace edgeca::cli {
+
+void IssuerDirectory::require_initialised() const {
+    if (!std::filesystem::is_directory(dir)) {
+        throw ca::Error(ca::ErrorKind::not_found, "directory_missing",
+                        fmt::format("the data directory {} does not exist; run 'edgeca init --dir "
+                                    "{} --subject ...' first",
+                                    dir.string(), dir.string()));
+    }
+    if (!std::filesystem::exists(key()) || !std::filesystem::exists(store())) {
+        throw ca::Error(ca::ErrorKind::not_found, "not_initialised",
+                        fmt::format("{} holds no issuing CA; run 'edgeca init --dir {}' first",
+                                    dir.string(), dir.string()));
+    }
+}
+
+void IssuerDirectory::require_installed() const {
+    require_initialised();
+    if (!std::filesystem::exists(certificate()) || !std::filesystem::exists(root())) {
+        throw ca::Error(ca::ErrorKind::not_found, "not_installed",
+                        fmt::format("the issuing CA in {} has no certificate yet: have the root "
+                                    "sign {} and run 'edgeca install --dir {} --cert ... --root ...'",
+                                    dir.string(), csr().string(), dir.string()));
+    }
+}
+
+store::Store IssuerDirectory::open_store() const {
+    require_initialised();
+    return store::Store::open(store());
+}
+
+ServiceConfig IssuerDirectory::load_config(
+    const std::optional<std::filesystem::path>& explicit_path) const {
+    if (explicit_path) return cli::load_config(*explicit_path);
+    if (std::filesystem::exists(config())) return cli::load_config(config());
+    return ServiceConfig{};
+}
+
+ca::IssuerIdentity IssuerDirectory::load_identity(const std::string& passphrase) const {
+    require_installed();
+    auto issuer_certificate = ca::parse_certificate_pem(
+        ca::read_file(certificate(), "the issuing CA certificate"), "the issuing CA certificate");
+    auto root_certificate = ca::parse_certificate_pem(ca::read_file(root(), "the root certificate"),
+                                                      "the root certificate");
+    std::shared_ptr<const Botan::Private_Key> private_key = ca::load_encrypted_key(key(), passphrase);
+    if (private_key->subject_public_key() != issuer_certificate.subject_public_key_info()) {
+        throw ca::Error(ca::ErrorKind::bad_input, "key_mismatch",
+                        fmt::format("{} does not hold the key of {}", key().string(),
+                                    certificate().string()));
+    }
+    ca::KeyPolicy::check(*private_key, "the issuing CA's key");
+    return {private_key, issuer_certificate, root_certificate};
+}
+
+}  // namespace edgeca::cli

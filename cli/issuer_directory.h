@@ -1,0 +1,46 @@
+// cli/issuer_directory.h — the issuing CA's data directory: what lives where, and opening it.
+#pragma once
+
+#include <botan/rng.h>
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "ca/issuer_identity.h"
+#include "cli/config.h"
+#include "cli/console.h"
+#include "store/store.h"
+
+namespace edgeca::cli {
+
+struct IssuerDirectory {
+    std::filesystem::path dir;
+
+    std::filesystem::path key() const { return dir / "issuer.key"; }
+    std::filesystem::path csr() const { return dir / "issuer.csr"; }
+    std::filesystem::path certificate() const { return dir / "issuer.pem"; }
+    std::filesystem::path root() const { return dir / "root.pem"; }
+    std::filesystem::path chain() const { return dir / "chain.pem"; }
+    std::filesystem::path store() const { return dir / "issuer.db"; }
+    std::filesystem::path config() const { return dir / "edgeca.toml"; }
+    std::filesystem::path tls() const { return dir / "tls"; }
+    std::filesystem::path crl() const { return dir / "crl"; }
+
+    // Throws Error(not_found) naming the step that was missed (init, install).
+    void require_initialised() const;
+    void require_installed() const;
+
+    store::Store open_store() const;
+    // The configuration: `explicit_path` if given, else edgeca.toml in the directory if there,
+    // else the defaults.
+    ServiceConfig load_config(const std::optional<std::filesystem::path>& explicit_path) const;
+    // Loads the certificates and, with the passphrase, the key; checks that they belong together.
+    ca::IssuerIdentity load_identity(const std::string& passphrase) const;
+};
+
+inline PassphraseSource issuer_passphrase(const std::optional<std::filesystem::path>& file) {
+    return {file, "EDGECA_PASSPHRASE", "Issuing CA key passphrase"};
+}
+
+}  // namespace edgeca::cli

@@ -1,0 +1,241 @@
+// cli/serve_command.cpp — edgeca serve: unlock the issuing CA once, listen, keep the service's
+// own TLS certificate fresh, and stop cleanly on SIGTERM.
+#include <signal.h>
+
+#include <botan/data_src.h>
+#include <botan/pkcs8.h>
+#include <botan/system_rng.h>
+#include <fmt/format.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "api/event_log.h"
+#include "api/service.h"
+#include "ca/access_control.h"
+#include "ca/certificate_facts.h"
+#include "ca/device_registry.h"
+#include "ca/distinguished_name.h"
+#include "ca/encoding.h"
+#include "ca/errors.h"
+#include "ca/files.h"
+#include "ca/issuing_authority.h"
+#include "ca/service_certificate.h"
+#include "cli/commands.h"
+#include "cli/issuer_directory.h"
+
+namespace edgeca::cli {
+namespace {
+
+struct Options {
+    std::filesystem::path dir;
+    std::optional<std::filesystem::path> passphrase_file;
+    std::optional<std::filesystem::path> config;
+    std::optional<std::string> listen;
+    std::optional<std::string> public_listen;
+    std::vector<std::string> hostnames;
+    std::optional<std::filesystem::path> tls_cert;
+    std::optional<std::filesystem::path> tls_key;
+};
+
+// Work the service does besides answering requests, on one thread, until stopped.
+class Maintenance {
+public:
+    explicit Maintenance(std::function<void()> tick) : tick_(std::move(tick)) {
+        thread_ = std::thread([this] { loop(); });
+    }
+    ~Maintenance() { stop(); }
+    void stop() {
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        wake_.notify_all();
+        if (thread_.joinable()) thread_.join();
+    }
+
+private:
+    void loop() {
+        std::unique_lock lock(mutex_);
+        while (!stopping_) {
+            lock.unlock();
+            try {
+                tick_();
+            } catch (const std::exception& e) {
+                api::log_event({{"event", "maintenance_error"}, {"error", e.what()}});
+            }
+            lock.lock();
+            wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
+        }
+    }
+
+    std::function<void()> tick_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stopping_ = false;
+    std::thread thread_;
+};
+
+// Waits for SIGTERM or SIGINT (blocked in every thread) and calls `on_signal` once.
+class SignalWatcher {
+public:
+    explicit SignalWatcher(std::function<void(int)> on_signal) {
+        thread_ = std::thread([this, on_signal = std::move(on_signal)] {
+            sigset_t set;
+            sigemptyset(&set);
+            sigaddset(&set, SIGTERM);
+            sigaddset(&set, SIGINT);
+            timespec interval{0, 200 * 1000 * 1000};
+            while (!done_) {
+                int signal = sigtimedwait(&set, nullptr, &interval);
+                if (signal > 0) {
+                    on_signal(signal);
+                    return;
+                }
+            }
+        });
+    }
+    ~SignalWatcher() {
+        done_ = true;
+        thread_.join();
+    }
+
+private:
+    std::atomic<bool> done_{false};
+    std::thread thread_;
+};
+
+void block_stop_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    // A peer that closes its socket mid-response must not kill the service.
+    ::signal(SIGPIPE, SIG_IGN);
+}
+
+// Credentials from --tls-cert/--tls-key: the key may be plain PEM or encrypted PKCS#8 under
+// the issuing CA's passphrase.
+std::shared_ptr<const api::TlsCredentials> given_credentials(const ServiceConfig& config,
+                                                             const std::string& passphrase) {
+    auto certificate = ca::read_file(*config.tls_cert, "the TLS certificate");
+    auto key = ca::read_file(*config.tls_key, "the TLS key", 64 * 1024);
+    if (key.find("ENCRYPTED PRIVATE KEY") != std::string::npos) {
+        Botan::DataSource_Memory source(key);
+        try {
+            key = Botan::PKCS8::PEM_encode(*Botan::PKCS8::load_key(source, passphrase));
+        } catch (const std::exception&) {
+            throw ca::Error(ca::ErrorKind::unauthenticated, "wrong_passphrase",
+                            "the passphrase does not open the TLS key");
+        }
+    }
+    return api::TlsCredentials::from_pem(certificate, key, "");
+}
+
+int run_serve(const Options& o) {
+    IssuerDirectory d{o.dir};
+    d.require_installed();
+    auto config = d.load_config(o.config);
+    if (o.listen) config.listen = *o.listen;
+    if (o.public_listen) config.public_listen = *o.public_listen;
+    if (!o.hostnames.empty()) config.hostnames = o.hostnames;
+    if (o.tls_cert.has_value() != o.tls_key.has_value()) {
+        throw ca::Error(ca::ErrorKind::bad_input, "tls_options", "--tls-cert and --tls-key go together");
+    }
+    if (o.tls_cert) {
+        config.tls_cert = o.tls_cert;
+        config.tls_key = o.tls_key;
+    }
+    const auto api_endpoint = api::Endpoint::parse(config.listen);
+    const auto public_endpoint = api::Endpoint::parse(config.public_listen);
+
+    block_stop_signals();
+    auto store = d.open_store();
+    const std::string passphrase = read_passphrase(issuer_passphrase(o.passphrase_file), false);
+    auto identity = d.load_identity(passphrase);
+
+    ca::SystemClock clock;
+    Botan::System_RNG rng;
+    api::Metrics metrics;
+    api::CredentialSlot credentials;
+    api::HttpSettings http{config.max_body_bytes, config.threads, config.read_timeout,
+                           config.keep_alive_timeout};
+    api::ApiService service(http, credentials, identity.chain_pem(), metrics);
+    service.bind(api_endpoint, public_endpoint);
+    apply_default_urls(config, service.public_port());
+
+    ca::IssuingAuthority authority(store, clock, rng, config.policy, identity);
+    ca::DeviceRegistry registry(store, clock, rng);
+    ca::AccessControl access(store, clock, rng);
+    api::Engine engine{store, clock, authority, registry, access, metrics};
+
+    std::unique_ptr<ca::ServiceCertificate> own_certificate;
+    ca::ServiceCredentials current;
+    const std::string issuer_pem = ca::encode_pem(identity.certificate.BER_encode(), "CERTIFICATE");
+    auto use = [&](const ca::ServiceCredentials& c) {
+        credentials.set(api::TlsCredentials::from_pem(c.certificate_pem, c.key_pem, issuer_pem));
+    };
+    if (config.tls_cert) {
+        credentials.set(given_credentials(config, passphrase));
+    } else {
+        own_certificate = std::make_unique<ca::ServiceCertificate>(authority, clock, rng, d.tls(),
+                                                                    passphrase, config.hostnames);
+        current = own_certificate->current();
+        use(current);
+    }
+
+    api::add_v1_routes(service.api_server(), engine);
+    api::add_download_routes(service.api_server(), engine, true);
+    api::add_download_routes(service.public_server(), engine, false);
+
+    std::mutex renewal_mutex;
+    Maintenance maintenance([&] {
+        if (!own_certificate) return;
+        std::lock_guard lock(renewal_mutex);
+        if (!own_certificate->due_for_renewal(current)) return;
+        current = own_certificate->renew();
+        use(current);
+        api::log_event({{"event", "tls_certificate_renewed"}, {"serial", current.serial_hex},
+                        {"not_after", ca::to_rfc3339(current.not_after)}});
+    });
+
+    api::log_event({{"event", "listening"},
+                    {"api", fmt::format("https://{}:{}", api_endpoint.host, service.api_port())},
+                    {"public", fmt::format("http://{}:{}", public_endpoint.host, service.public_port())},
+                    {"issuer", ca::to_rfc4514(identity.certificate.subject_dn())},
+                    {"crl_urls", config.policy.crl_urls},
+                    {"tls_certificate", config.tls_cert ? config.tls_cert->string() : current.serial_hex}});
+
+    {
+        SignalWatcher watcher([&](int signal) {
+            api::log_event({{"event", "stopping"}, {"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
+            service.stop();
+        });
+        service.run();
+        service.stop();
+    }
+    maintenance.stop();
+    api::log_event({{"event", "stopped"}});
+    return exit_ok;
+}
+
+}  // namespace
+
+std::vector<Command> add_serve_command(CLI::App& app) {
+    auto o = std::make_shared<Options>();
+    auto* serve = app.add_subcommand("serve", "run the issuing CA's HTTPS API and public downloads");
+    serve->add_option("--dir", o->dir, "the issuing CA's data directory")->required();
+    serve->add_option("--passphrase-file", o->passphrase_file, "file whose first line is the key's passphrase");
+    serve->add_option("--config", o->config, "settings file (default DIR/edgeca.toml)");
+    serve->add_option("--listen", o->listen, "HTTPS API address (default 127.0.0.1:8443; port 0: any)");
+    serve->add_option("--public-listen", o->public_listen, "plain-HTTP downloads address (default 127.0.0.1:8080)");
+    serve->add_option("--hostname", o->hostnames, "a name or IPv4 address for the TLS certificate (repeatable; default localhost, 127.0.0.1)");
+    serve->add_option("--tls-cert", o->tls_cert, "use this TLS certificate (PEM, with its chain) instead of one edgeca issues itself");
+    serve->add_option("--tls-key", o->tls_key, "the key of --tls-cert (PEM; encrypted under the issuing CA's passphrase or plain)");
+    return {{serve, [o] { return run_serve(*o); }}};
+}
+
+}  // namespace edgeca::cli

@@ -1,0 +1,360 @@
+// tests/unit/test_issuing_authority.cpp — the issuance rules of the online CA, over a real store.
+#include <doctest/doctest.h>
+
+#include <botan/x509_ext.h>
+#include <botan/x509path.h>
+
+#include <set>
+#include <thread>
+
+#include "ca/certificate_facts.h"
+#include "ca/encoding.h"
+#include "ca/errors.h"
+#include "ca/extensions.h"
+#include "store/database.h"
+#include "tests/unit/issuer_fixture.h"
+
+using namespace edgeca;
+using namespace std::chrono_literals;
+
+namespace {
+
+Botan::X509_Certificate parse(const ca::IssuedCertificate& issued) {
+    return Botan::X509_Certificate(issued.record.der);
+}
+
+std::vector<std::string> eku(const Botan::X509_Certificate& cert) {
+    std::vector<std::string> oids;
+    for (const auto& oid : cert.extended_key_usage()) oids.push_back(oid.to_string());
+    return oids;
+}
+
+std::set<std::string> extension_oids(const Botan::X509_Certificate& cert) {
+    std::set<std::string> oids;
+    for (const auto& oid : cert.v3_extensions().get_extension_oids()) oids.insert(oid.to_string());
+    return oids;
+}
+
+std::string refusal(test::IssuerFixture& f, const ca::Caller& caller, const ca::IssuanceRequest& r) {
+    return test::error_code([&] { f.authority.issue(caller, r); });
+}
+
+void validate_path(test::IssuerFixture& f, const Botan::X509_Certificate& leaf, Botan::Usage_Type usage) {
+    Botan::Certificate_Store_In_Memory trusted(f.identity.root);
+    Botan::Path_Validation_Restrictions restrictions(false, 110);
+    auto result = Botan::x509_path_validate(
+        std::vector<Botan::X509_Certificate>{leaf, f.identity.certificate}, restrictions, trusted,
+        "", usage, f.clock.now() + 1h);
+    CHECK_MESSAGE(result.successful_validation(), result.result_string());
+}
+
+}  // namespace
+
+TEST_CASE("a hub gets an edge certificate for a registered device, with exactly the edge profile") {
+    test::IssuerFixture f;
+    f.register_device("SN-1");
+    f.clock.advance(1h);  // later than the issuing CA's notBefore by more than the backdate
+    auto issued = f.authority.issue(f.hub, f.edge_request(test::rsa_key(), "SN-1", "edge-SN-1"));
+    auto cert = parse(issued);
+
+    CHECK_FALSE(cert.is_CA_cert());
+    CHECK(cert.v3_extensions().critical_extension_set(Botan::OID("2.5.29.19")));
+    CHECK(cert.constraints() == (Botan::DIGITAL_SIGNATURE | Botan::KEY_ENCIPHERMENT));
+    CHECK(eku(cert) == std::vector<std::string>{"1.3.6.1.5.5.7.3.2"});
+    CHECK(extension_oids(cert) == std::set<std::string>{"2.5.29.19", "2.5.29.15", "2.5.29.37",
+                                                        "2.5.29.14", "2.5.29.35", "2.5.29.31",
+                                                        "1.3.6.1.5.5.7.1.1"});
+    CHECK(cert.crl_distribution_point().find("http://ca.example.com/crl") != std::string::npos);
+    CHECK(cert.ca_issuers() == std::vector<std::string>{"http://ca.example.com/ca.pem"});
+    CHECK(cert.authority_key_id() == f.identity.certificate.subject_key_id());
+    CHECK(ca::to_rfc4514(cert.subject_dn()) == "CN=edge-SN-1");
+    CHECK(ca::to_time(cert.not_before()) == f.clock.now() - 300s);
+    CHECK(ca::to_time(cert.not_after()) == f.clock.now() + std::chrono::days(730));
+    validate_path(f, cert, Botan::Usage_Type::TLS_CLIENT_AUTH);
+
+    auto record = f.store.read([&](const store::Reader& r) { return r.certificate_by_serial(issued.record.serial); });
+    REQUIRE(record);
+    CHECK(record->der == issued.record.der);
+    CHECK(record->device_key == "SN-1");
+    CHECK(record->product_key == "P1");
+    CHECK(record->asset_id->size() == 12);
+    CHECK(record->requester == "hub:hub-1");
+    CHECK(record->profile == "edge");
+    CHECK(record->spki_sha256 == ca::sha256_hex(cert.subject_public_key_info()));
+    auto audit = f.last_audit();
+    CHECK(audit.event.action == "issue");
+    CHECK(audit.event.outcome == "ok");
+    CHECK(audit.event.actor == "hub:hub-1");
+    CHECK(audit.event.serial == ca::to_hex(issued.record.serial));
+}
+
+TEST_CASE("a CSR asking to be a CA gets a leaf: CA:FALSE, no copied extension") {
+    test::IssuerFixture f;
+    f.register_device("SN-1");
+    Botan::X509_Cert_Options options("sneaky");
+    options.CA_key(3);
+    options.add_ex_constraint("PKIX.CodeSigning");
+    options.dns = "evil.example";
+    auto request = f.edge_request(test::rsa_key(), "SN-1", "");
+    request.csr = test::make_csr(test::rsa_key(), options);
+    auto cert = parse(f.authority.issue(f.hub, request));
+    CHECK_FALSE(cert.is_CA_cert());
+    CHECK(eku(cert) == std::vector<std::string>{"1.3.6.1.5.5.7.3.2"});
+    CHECK(cert.subject_alt_name().get_attribute("DNS").empty());
+}
+
+TEST_CASE("edge refusals name their rule and record no certificate") {
+    test::IssuerFixture f;
+    f.register_device("SN-1");
+    f.registry.add_product(f.admin, {.product_key = "NOAUTH", .max_validity_days = 100, .certificate_auth = false});
+    f.registry.add_device(f.admin, "NOAUTH", "SN-2", std::nullopt);
+    const auto& key = test::rsa_key();
+
+    auto r = f.edge_request(key, "SN-404", "x");
+    CHECK(refusal(f, f.hub, r) == "device_not_found");
+    r = f.edge_request(key, "SN-1", "x");
+    r.product_key = "NOAUTH";
+    CHECK(refusal(f, f.hub, r) == "device_product_mismatch");
+    r = f.edge_request(key, "SN-2", "x");
+    r.product_key = "NOAUTH";
+    CHECK(refusal(f, f.hub, r) == "certificate_auth_disabled");
+    r = f.edge_request(key, "SN-1", "x");
+    r.validity_days = 731;
+    CHECK(refusal(f, f.hub, r) == "validity_too_long");
+    r.validity_days = 0;
+    CHECK(refusal(f, f.hub, r) == "validity_invalid");
+    r = f.edge_request(key, "SN-1", "x");
+    r.device_key.reset();
+    CHECK(refusal(f, f.hub, r) == "missing_field");
+    r = f.edge_request(key, "SN-1", "x");
+    r.asset_id = "not-its-asset";
+    CHECK(refusal(f, f.hub, r) == "asset_id_mismatch");
+    r = f.edge_request(test::rsa_key(1024), "SN-1", "x");
+    CHECK(refusal(f, f.hub, r) == "key_size_not_2048");
+    r = f.edge_request(test::ec_key(), "SN-1", "x");
+    CHECK(refusal(f, f.hub, r) == "key_not_rsa");
+    r = f.edge_request(key, "SN-1", "x");
+    r.csr = test::with_broken_signature(r.csr);
+    CHECK(refusal(f, f.hub, r) == "csr_signature_invalid");
+    r = f.edge_request(key, "SN-1", std::string(65, 'x'));
+    CHECK(refusal(f, f.hub, r) == "subject_attribute_too_long");
+
+    CHECK(f.certificate_count() == 0);
+    auto audit = f.last_audit();
+    CHECK(audit.event.outcome == "refused");
+    CHECK(audit.event.detail.starts_with("subject_attribute_too_long"));
+}
+
+TEST_CASE("who may ask for what") {
+    test::IssuerFixture f;
+    f.register_device("SN-1");
+    auto edge = f.edge_request(test::rsa_key(), "SN-1", "edge-1");
+    CHECK(refusal(f, ca::Caller::anonymous("anonymous"), edge) == "authentication_required");
+
+    ca::IssuanceRequest server;
+    server.csr = test::make_csr(test::rsa_key(), "server");
+    server.profile = ca::Profile::server;
+    CHECK(refusal(f, f.admin, server) == "profile_not_allowed");
+
+    ca::IssuanceRequest hub_with_device;
+    hub_with_device.csr = test::make_csr(test::rsa_key(), "hub");
+    hub_with_device.profile = ca::Profile::hub;
+    hub_with_device.device_key = "SN-1";
+    CHECK(refusal(f, f.admin, hub_with_device) == "field_not_allowed");
+
+    ca::IssuanceRequest root;
+    root.profile = ca::Profile::intermediate;
+    CHECK(refusal(f, f.admin, root) == "profile_unknown");
+
+    ca::IssuanceRequest grant;
+    grant.csr = test::make_csr(test::rsa_key(), "tool");
+    grant.profile = ca::Profile::client;
+    grant.grant_role = store::Role::admin;
+    CHECK(refusal(f, f.hub, grant) == "profile_not_allowed");
+    CHECK(f.certificate_count() == 0);
+}
+
+TEST_CASE("an edge CN held by another device's valid certificate is refused; the same device renews") {
+    test::IssuerFixture f;
+    f.register_device("SN-1");
+    f.register_device("SN-2");
+    auto key1 = test::fresh_rsa_key();
+    f.authority.issue(f.hub, f.edge_request(*key1, "SN-1", "shared-name"));
+    auto key2 = test::fresh_rsa_key();
+    CHECK(refusal(f, f.hub, f.edge_request(*key2, "SN-2", "shared-name")) == "duplicate_subject");
+    CHECK_NOTHROW(f.authority.issue(f.hub, f.edge_request(*key1, "SN-1", "shared-name")));
+    CHECK(f.certificate_count() == 2);
+}
+
+TEST_CASE("a key certified for one device is refused for another, and a compromised key for all") {
+    test::IssuerFixture f;
+    f.register_device("SN-1");
+    f.register_device("SN-2");
+    auto key = test::fresh_rsa_key();
+    auto first = f.authority.issue(f.hub, f.edge_request(*key, "SN-1", "edge-1"));
+    CHECK(refusal(f, f.hub, f.edge_request(*key, "SN-2", "edge-2")) == "key_reused");
+
+    ca::IssuanceRequest hub;
+    Botan::X509_Cert_Options hub_options("hub");
+    hub_options.dns = "hub.example.com";
+    hub.csr = test::make_csr(*key, hub_options);
+    hub.profile = ca::Profile::hub;
+    CHECK(refusal(f, f.admin, hub) == "key_reused");
+
+    // Revoked for keyCompromise: the key is blocked even for the device that held it.
+    {
+        auto db = store::Database::open(f.dir / "issuer.db", false);
+        db.prepare("UPDATE certificates SET revoked_at = 1, revocation_reason = 1 WHERE id = ?1")
+            .bind(1, first.record.id)
+            .run();
+    }
+    CHECK(refusal(f, f.hub, f.edge_request(*key, "SN-1", "edge-1")) == "key_compromised");
+}
+
+TEST_CASE("hub certificates carry DNS names under the allowed domains only") {
+    test::IssuerFixture f;
+    auto hub_request = [&](const std::string& dns) {
+        Botan::X509_Cert_Options options("hub-1");
+        options.dns = dns;
+        ca::IssuanceRequest r;
+        r.csr = test::make_csr(*test::fresh_rsa_key(), options);
+        r.profile = ca::Profile::hub;
+        return r;
+    };
+    auto issued = f.authority.issue(f.admin, hub_request("mqtt.hub.example.com"));
+    auto cert = parse(issued);
+    CHECK(cert.subject_alt_name().get_attribute("DNS") == std::vector<std::string>{"mqtt.hub.example.com"});
+    CHECK(eku(cert) == std::vector<std::string>{"1.3.6.1.5.5.7.3.1", "1.3.6.1.5.5.7.3.2"});
+    validate_path(f, cert, Botan::Usage_Type::TLS_SERVER_AUTH);
+    // A hub certificate is granted the hub role for the API.
+    auto grant = f.store.read([&](const store::Reader& r) { return r.access_grant(issued.record.fingerprint_sha256); });
+    REQUIRE(grant);
+    CHECK(grant->role == store::Role::hub);
+    CHECK(grant->principal == "hub:hub-1");
+
+    CHECK(refusal(f, f.admin, hub_request("hub.evil.example")) == "dns_name_not_allowed");
+    CHECK(refusal(f, f.admin, hub_request("evilhub.example.com")) == "dns_name_not_allowed");
+    CHECK(refusal(f, f.admin, hub_request("*.hub.example.com")) == "dns_name_invalid");
+
+    ca::IssuanceRequest none;
+    none.csr = test::make_csr(*test::fresh_rsa_key(), "hub-2");
+    none.profile = ca::Profile::hub;
+    CHECK(refusal(f, f.admin, none) == "dns_name_required");
+
+    Botan::X509_Cert_Options with_ip("hub-3");
+    with_ip.dns = "hub.example.com";
+    with_ip.ip = "10.0.0.1";
+    ca::IssuanceRequest ip;
+    ip.csr = test::make_csr(*test::fresh_rsa_key(), with_ip);
+    ip.profile = ca::Profile::hub;
+    CHECK(refusal(f, f.admin, ip) == "san_type_not_allowed");
+}
+
+TEST_CASE("an enrollment token is spent once, expires, and carries its role") {
+    test::IssuerFixture f;
+    auto token = f.access.create_token(f.admin, store::Role::hub, 3600s);
+    CHECK(token.starts_with("ect_"));
+    CHECK(token.size() == 4 + 43);
+
+    Botan::X509_Cert_Options options("hub-7");
+    options.dns = "hub.example.com";
+    ca::IssuanceRequest r;
+    r.csr = test::make_csr(*test::fresh_rsa_key(), options);
+    r.profile = ca::Profile::hub;
+    r.enrollment_token = token;
+    auto anonymous = ca::Caller::anonymous("anonymous");
+    auto issued = f.authority.issue(anonymous, r);
+    CHECK(issued.record.requester == "hub:hub-7");
+    auto caller = f.access.caller_for_certificate(issued.record.fingerprint_sha256);
+    REQUIRE(caller);
+    CHECK(caller->is_hub());
+    CHECK(caller->principal == "hub:hub-7");
+
+    r.csr = test::make_csr(*test::fresh_rsa_key(), options);
+    CHECK(refusal(f, anonymous, r) == "token_spent");
+    r.enrollment_token = "ect_unknown";
+    CHECK(refusal(f, anonymous, r) == "token_invalid");
+
+    auto admin_token = f.access.create_token(f.admin, store::Role::admin, 3600s);
+    r.enrollment_token = admin_token;
+    CHECK(refusal(f, anonymous, r) == "profile_not_allowed");
+    r.profile = ca::Profile::client;
+    r.csr = test::make_csr(*test::fresh_rsa_key(), "ops-laptop");
+    auto admin_cert = f.authority.issue(anonymous, r);
+    auto admin_caller = f.access.caller_for_certificate(admin_cert.record.fingerprint_sha256);
+    REQUIRE(admin_caller);
+    CHECK(admin_caller->is_admin());
+
+    auto short_token = f.access.create_token(f.admin, store::Role::hub, 60s);
+    f.clock.advance(61s);
+    r.enrollment_token = short_token;
+    r.csr = test::make_csr(*test::fresh_rsa_key(), "late");
+    CHECK(refusal(f, anonymous, r) == "token_expired");
+    CHECK(test::error_code([&] { f.access.create_token(f.hub, store::Role::hub, 3600s); }) == "admin_required");
+}
+
+TEST_CASE("an Idempotency-Key repeated by the same caller returns the same certificate") {
+    test::IssuerFixture f;
+    f.register_device("SN-1");
+    auto r = f.edge_request(test::rsa_key(), "SN-1", "edge-1");
+    r.idempotency_key = "req-1";
+    auto first = f.authority.issue(f.hub, r);
+    auto again = f.authority.issue(f.hub, r);
+    CHECK(again.replayed);
+    CHECK(again.record.serial == first.record.serial);
+    CHECK(f.certificate_count() == 1);
+
+    r.validity_days = 10;
+    CHECK(refusal(f, f.hub, r) == "idempotency_key_reused");
+    r.validity_days.reset();
+    auto other_hub = ca::Caller::with_role("hub:hub-2", store::Role::hub);
+    auto separate = f.authority.issue(other_hub, r);
+    CHECK_FALSE(separate.replayed);
+    CHECK(f.certificate_count() == 2);
+    r.idempotency_key = std::string(256, 'k');
+    CHECK(refusal(f, f.hub, r) == "idempotency_key_invalid");
+}
+
+TEST_CASE("the clock guard refuses to issue when the clock went back") {
+    test::IssuerFixture f;
+    f.register_device("SN-1");
+    f.clock.advance(1h);
+    f.authority.issue(f.hub, f.edge_request(test::rsa_key(), "SN-1", "edge-1"));
+    f.clock.advance(-10s);
+    CHECK_THROWS_WITH(f.authority.issue(f.hub, f.edge_request(test::rsa_key(), "SN-1", "edge-1")),
+                      doctest::Contains("earlier than the latest issuance"));
+    f.clock.advance(-std::chrono::hours(24 * 400));
+    CHECK(refusal(f, f.hub, f.edge_request(test::rsa_key(), "SN-1", "edge-1")) == "clock_behind");
+    CHECK(f.certificate_count() == 1);
+}
+
+TEST_CASE("validity is clamped to the issuing CA's notAfter") {
+    test::IssuerFixture f;
+    f.register_device("SN-1");
+    f.clock.advance(std::chrono::hours(24 * (3650 - 10)));
+    auto cert = parse(f.authority.issue(f.hub, f.edge_request(test::rsa_key(), "SN-1", "edge-1")));
+    CHECK(cert.not_after() == f.identity.certificate.not_after());
+}
+
+TEST_CASE("concurrent issuance: every serial distinct, every certificate recorded") {
+    test::IssuerFixture f;
+    f.register_device("SN-1");
+    constexpr int threads = 8;
+    constexpr int per_thread = 10;
+    std::vector<std::vector<std::vector<uint8_t>>> serials(threads);
+    std::vector<std::thread> workers;
+    const auto& key = test::rsa_key();
+    for (int t = 0; t < threads; ++t) {
+        workers.emplace_back([&, t] {
+            for (int i = 0; i < per_thread; ++i) {
+                serials[t].push_back(f.authority.issue(f.hub, f.edge_request(key, "SN-1", "edge-1")).record.serial);
+            }
+        });
+    }
+    for (auto& w : workers) w.join();
+    std::set<std::vector<uint8_t>> all;
+    for (const auto& list : serials) all.insert(list.begin(), list.end());
+    CHECK(all.size() == threads * per_thread);
+    CHECK(f.certificate_count() == threads * per_thread);
+    CHECK(f.store.read([](const store::Reader& r) { return r.verify_audit_chain(); }).intact);
+}
