@@ -34,12 +34,8 @@ def openssl(*args, **kwargs):
     return run(["openssl", *args], check=kwargs.pop("check", True), **kwargs)
 
 
-class TempDirTestCase(unittest.TestCase):
-    """A test with its own temporary directory, removed afterwards."""
-
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="edgeca-it-")
-        self.addCleanup(shutil.rmtree, self.tmp, True)
+class Workspace:
+    """Files of one test (or one class of tests) in a temporary directory."""
 
     def path(self, *parts):
         return os.path.join(self.tmp, *parts)
@@ -60,10 +56,38 @@ class TempDirTestCase(unittest.TestCase):
         return key, csr
 
     def assertExit(self, result, code, message_part=None):
-        self.assertEqual(result.returncode, code,
-                         f"expected exit {code}, got {result.returncode}\nstdout: {result.stdout}\nstderr: {result.stderr}")
-        if message_part is not None:
-            self.assertIn(message_part, result.stderr + result.stdout)
+        if result.returncode != code:
+            raise AssertionError(f"expected exit {code}, got {result.returncode}\nstdout: {result.stdout}\nstderr: {result.stderr}")
+        if message_part is not None and message_part not in result.stderr + result.stdout:
+            raise AssertionError(f"'{message_part}' not in output\nstdout: {result.stdout}\nstderr: {result.stderr}")
+
+
+class TempDirTestCase(Workspace, unittest.TestCase):
+    """A test with its own temporary directory, removed afterwards."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="edgeca-it-")
+        self.addCleanup(shutil.rmtree, self.tmp, True)
+
+
+class SharedWorkspace(Workspace):
+    """A workspace that lives for a whole test class (setUpClass to tearDownClass)."""
+
+    def __init__(self):
+        self.tmp = tempfile.mkdtemp(prefix="edgeca-it-")
+        self._cleanups = []
+
+    def addCleanup(self, function, *args):
+        self._cleanups.append((function, args))
+
+    def assertEqual(self, a, b, message=None):
+        if a != b:
+            raise AssertionError(f"{a!r} != {b!r}: {message}")
+
+    def close(self):
+        for function, args in reversed(self._cleanups):
+            function(*args)
+        shutil.rmtree(self.tmp, True)
 
 
 class RootCeremony:
@@ -116,3 +140,181 @@ def extension_block(text):
 
 def has_command(name):
     return shutil.which(name) is not None
+
+
+import http.client
+import json
+import signal
+import ssl
+import time
+
+
+class IssuingCA:
+    """A root made by edgeca-root and an issuing CA made by edgeca init/install, in `test`'s
+    temporary directory, optionally served by a real `edgeca serve` on free loopback ports."""
+
+    def __init__(self, test, config=None, root=None, name="issuer"):
+        self.test = test
+        self.ceremony = root or RootCeremony(test)
+        self.dir = test.path(name)
+        self.passphrase_file = test.write(f"{name}.pass", ISSUER_PASSPHRASE + "\n")
+        check = lambda r: test.assertExit(r, 0)
+        check(self.edgeca("init", "--subject", "CN=Test-only Issuing CA,O=edgeca tests,C=CN", passphrase=True))
+        self.certificate = test.path(f"{name}-cert.pem")
+        check(self.ceremony.sign_intermediate(os.path.join(self.dir, "issuer.csr"), self.certificate))
+        check(self.edgeca("install", "--cert", self.certificate, "--root", self.ceremony.certificate))
+        self.root_pem = self.ceremony.certificate
+        self.chain_pem = os.path.join(self.dir, "chain.pem")
+        if config is not None:
+            with open(os.path.join(self.dir, "edgeca.toml"), "w") as f:
+                f.write(config)
+        self.process = None
+        self.log_path = test.path(f"{name}-serve.log")
+
+    def edgeca(self, command, *args, passphrase=False, **kwargs):
+        full = [binary("edgeca"), *command.split(), "--dir", self.dir, *args]
+        if passphrase:
+            full += ["--passphrase-file", self.passphrase_file]
+        return run(full, **kwargs)
+
+    # --- the service -------------------------------------------------------------------------
+
+    def start(self, *extra, expect_ready=True):
+        self.events_before_start = len(self.events()) if os.path.exists(self.log_path) else 0
+        self.log = open(self.log_path, "ab")
+        self.process = subprocess.Popen(
+            [binary("edgeca"), "serve", "--dir", self.dir, "--passphrase-file", self.passphrase_file,
+             "--listen", "127.0.0.1:0", "--public-listen", "127.0.0.1:0", *extra],
+            stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL)
+        self.test.addCleanup(self.kill)
+        if expect_ready:
+            event = self.wait_for_event("listening", after=self.events_before_start)
+            self.api_port = int(event["api"].rsplit(":", 1)[1])
+            self.public_port = int(event["public"].rsplit(":", 1)[1])
+            self.listening = event
+        return self.process
+
+    def events(self):
+        with open(self.log_path, "rb") as f:
+            lines = f.read().decode(errors="replace").splitlines()
+        out = []
+        for line in lines:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+        return out
+
+    def wait_for_event(self, name, timeout=30, after=0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [e for e in self.events()[after:] if e.get("event") == name]
+            if found:
+                return found[0]
+            if self.process is not None and self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        with open(self.log_path, "rb") as f:
+            log = f.read().decode(errors="replace")
+        raise AssertionError(f"edgeca serve did not log '{name}'; exit={self.process and self.process.poll()}\n{log[-3000:]}")
+
+    def stop(self, timeout=30):
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=timeout)
+        finally:
+            self.log.close()
+
+    def kill(self):
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+
+    # --- clients -----------------------------------------------------------------------------
+
+    def context(self, cert=None, key=None):
+        context = ssl.create_default_context(cafile=self.root_pem)
+        if cert:
+            context.load_cert_chain(cert, key)
+        return context
+
+    def request(self, method, path, body=None, cert=None, key=None, headers=None, token=None,
+                content_type="application/json", raw=None, port=None, tls=True):
+        """One HTTP request; returns (status, headers, parsed JSON or bytes)."""
+        if tls:
+            conn = http.client.HTTPSConnection("127.0.0.1", port or self.api_port,
+                                               context=self.context(cert, key), timeout=60)
+        else:
+            conn = http.client.HTTPConnection("127.0.0.1", port or self.public_port, timeout=60)
+        all_headers = dict(headers or {})
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+        if data is not None and content_type:
+            all_headers["Content-Type"] = content_type
+        if token:
+            all_headers["Authorization"] = f"Bearer {token}"
+        try:
+            conn.request(method, path, body=data, headers=all_headers)
+            response = conn.getresponse()
+            payload = response.read()
+            response_headers = {k.lower(): v for k, v in response.getheaders()}
+        finally:
+            conn.close()
+        if response_headers.get("content-type", "").startswith("application/json"):
+            payload = json.loads(payload)
+        return response.status, response_headers, payload
+
+    def token(self, role="hub", ttl="1h"):
+        result = self.edgeca("token create", "--role", role, "--ttl", ttl)
+        self.test.assertExit(result, 0)
+        return result.stdout.strip()
+
+    def enroll(self, name, profile="hub", role="hub", dns="localhost"):
+        """A key and CSR made with OpenSSL, certified with a one-time token: (cert, key)."""
+        extra = ["-addext", f"subjectAltName=DNS:{dns}"] if profile == "hub" else []
+        key, csr = self.test.make_key_and_csr(name, f"/CN={name}", extra=extra)
+        status, _, body = self.request("POST", "/v1/certificates", {"csr": open(csr).read(), "profile": profile},
+                                       token=self.token(role))
+        self.test.assertEqual(status, 201, body)
+        cert = self.test.path(f"{name}.pem")
+        with open(cert, "w") as f:
+            f.write(body["certificate"])
+        return cert, key
+
+    def admin(self):
+        if not hasattr(self, "_admin"):
+            self._admin = self.enroll("admin-tool", profile="client", role="admin")
+        return self._admin
+
+    def add_product(self, product_key="P1", **fields):
+        cert, key = self.admin()
+        status, _, body = self.request("POST", "/v1/products", {"product_key": product_key, **fields}, cert=cert, key=key)
+        self.test.assertEqual(status, 201, body)
+
+    def edge_certificate(self, hub, device_key, product_key="P1", cn=None, **extra):
+        """Registers the device (if new) as the hub, and asks for its certificate with a CSR made
+        by OpenSSL: returns (status, body, key path)."""
+        cert, key = hub
+        self.request("POST", "/v1/devices", {"product_key": product_key, "device_key": device_key}, cert=cert, key=key)
+        edge_key, csr = self.test.make_key_and_csr(f"edge-{device_key}", f"/CN={cn or device_key}")
+        status, _, body = self.request("POST", "/v1/certificates",
+                                       {"csr": open(csr).read(), "profile": "edge", "product_key": product_key,
+                                        "device_key": device_key, **extra}, cert=cert, key=key)
+        return status, body, edge_key
+
+    def serials_in_store(self):
+        import sqlite3
+        db = sqlite3.connect(os.path.join(self.dir, "issuer.db"))
+        try:
+            return [row[0].hex() for row in db.execute("SELECT serial FROM certificates")]
+        finally:
+            db.close()
+
+
+SERVICE_CONFIG = """
+[profiles.hub]
+allowed_domains = ["localhost", "hub.test.example"]
+"""
