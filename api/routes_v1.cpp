@@ -132,6 +132,25 @@ void issue_certificate(Engine& engine, const httplib::Request& req, httplib::Res
     write_json(res, 201, out);
 }
 
+int reason_from(const std::optional<JsonBody>& body) {
+    std::string name = body ? body->string("reason").value_or("unspecified") : "unspecified";
+    auto code = ca::reason_code(name);
+    if (!code) {
+        throw ca::Error(ca::ErrorKind::bad_input, "reason_invalid",
+                        fmt::format("'{}' is not an RFC 5280 reason name (unspecified, keyCompromise, "
+                                    "affiliationChanged, superseded, cessationOfOperation, "
+                                    "certificateHold, privilegeWithdrawn, ...)",
+                                    name.substr(0, 40)));
+    }
+    return *code;
+}
+
+// The body of a revocation is optional; when there is one it must be JSON with only "reason".
+std::optional<JsonBody> optional_reason_body(const httplib::Request& req) {
+    if (req.body.empty()) return std::nullopt;
+    return JsonBody::parse(req, {"reason"});
+}
+
 void list_certificates(Engine& engine, const httplib::Request& req, httplib::Response& res,
                        const ca::Caller& caller) {
     store::CertificateFilter filter;
@@ -184,6 +203,28 @@ void add_v1_routes(httplib::Server& server, Engine& engine) {
                                 fmt::format("no certificate with serial {}", serial.hex()));
             }
             write_json(res, 200, certificate_json(*record, engine.clock.now()));
+        });
+    });
+
+    server.Post(R"(/v1/certificates/([^/]+)/revoke)", [&engine](const httplib::Request& req, httplib::Response& res) {
+        handle(engine, req, res, [&](const ca::Caller& caller) {
+            auto serial = ca::SerialNumber::from_hex(req.matches[1].str());
+            int reason = reason_from(optional_reason_body(req));
+            auto revoked = engine.revoker.revoke(caller, serial.bytes(), reason);
+            json out = certificate_json(revoked.front(), engine.clock.now());
+            json others = json::array();
+            for (size_t i = 1; i < revoked.size(); ++i) others.push_back(ca::to_hex(revoked[i].serial));
+            out["also_revoked"] = others;
+            write_json(res, 200, out);
+        });
+    });
+    server.Post(R"(/v1/devices/([^/]+)/revoke)", [&engine](const httplib::Request& req, httplib::Response& res) {
+        handle(engine, req, res, [&](const ca::Caller& caller) {
+            int reason = reason_from(optional_reason_body(req));
+            auto revoked = engine.revoker.revoke_device(caller, req.matches[1].str(), reason);
+            json items = json::array();
+            for (const auto& r : revoked) items.push_back(certificate_json(r, engine.clock.now()));
+            write_json(res, 200, {{"device_key", req.matches[1].str()}, {"revoked", items}});
         });
     });
 

@@ -16,6 +16,8 @@
 #include "ca/caller.h"
 #include "ca/device_registry.h"
 #include "ca/issuing_authority.h"
+#include "ca/revocation.h"
+#include "crl/crl_publisher.h"
 #include "store/store.h"
 
 namespace edgeca::api {
@@ -40,6 +42,7 @@ struct Engine {
     store::Store& store;
     const ca::Clock& clock;
     ca::IssuingAuthority& authority;
+    ca::Revoker& revoker;
     ca::DeviceRegistry& registry;
     ca::AccessControl& access;
     Metrics& metrics;
@@ -86,6 +89,11 @@ private:
 };
 
 void add_v1_routes(httplib::Server& server, Engine& engine);
+// The current CRL: DER at each of `der_paths` ("/crl"), PEM at /crl.pem; Cache-Control
+// max-age is `max_age` at most and never reaches past the CRL's nextUpdate.
+void add_crl_routes(httplib::Server& server, const crl::CrlPublisher& publisher,
+                    const ca::Clock& clock, std::chrono::seconds max_age,
+                    const std::vector<std::string>& der_paths);
 // /ca.pem, /ca.cer, /root.pem on any listener; /healthz and /metrics where `with_status`.
 void add_download_routes(httplib::Server& server, Engine& engine, bool with_status);
 

@@ -10,6 +10,7 @@
 #include "ca/extensions.h"
 #include "ca/encoding.h"
 #include "ca/key_policy.h"
+#include "ca/revocation_reason.h"
 #include "ca/serial_number.h"
 #include "store/database.h"
 
@@ -121,6 +122,44 @@ Botan::X509_Certificate RootAuthority::sign_intermediate(std::span<const uint8_t
     } catch (const Error& refusal) {
         store_.write([&](store::Writer& w) {
             w.append_audit({actor, "sign-intermediate", "", "", "refused", refusal.code()});
+        });
+        throw;
+    }
+}
+
+store::CertificateRecord RootAuthority::revoke(std::span<const uint8_t> serial, int reason,
+                                              const std::string& actor) {
+    const Time now = clock_.now();
+    try {
+        if (reason_name(reason) == "unknown" || reason == 8) {
+            throw Error(ErrorKind::bad_input, "reason_invalid",
+                        fmt::format("{} is not a revocation reason", reason));
+        }
+        return store_.write([&](store::Writer& w) {
+            auto record = w.certificate_by_serial(serial);
+            if (!record) {
+                throw Error(ErrorKind::not_found, "certificate_not_found",
+                            fmt::format("the root signed no certificate with serial {}", to_hex(serial)));
+            }
+            if (record->profile != to_string(Profile::intermediate)) {
+                throw Error(ErrorKind::policy, "not_an_intermediate",
+                            "the root revokes the issuing CAs it signed, not itself");
+            }
+            if (!w.revoke_certificate(record->id, now, reason, actor)) {
+                throw Error(ErrorKind::conflict, "already_revoked",
+                            fmt::format("certificate {} was revoked at {}", to_hex(serial),
+                                        to_rfc3339(*record->revoked_at)));
+            }
+            w.append_audit({actor, "revoke", to_hex(record->serial), record->fingerprint_sha256, "ok",
+                            fmt::format("reason={} subject={}", reason_name(reason), record->subject)});
+            record->revoked_at = now;
+            record->revocation_reason = reason;
+            record->revoked_by = actor;
+            return *record;
+        });
+    } catch (const Error& refusal) {
+        store_.write([&](store::Writer& w) {
+            w.append_audit({actor, "revoke", to_hex(serial), "", "refused", refusal.code()});
         });
         throw;
     }

@@ -42,7 +42,14 @@ public:
                                               std::optional<int> validity_days,
                                               const std::string& actor);
 
+    // Revokes an issuing-CA certificate the root signed (never the root itself). A second
+    // revocation is Error(conflict, "already_revoked"). Audited, granted or refused.
+    store::CertificateRecord revoke(std::span<const uint8_t> serial, int reason,
+                                    const std::string& actor);
+
     const Botan::X509_Certificate& certificate() const { return certificate_; }
+    // The unlocked root key, for signing the root's CRL.
+    const Botan::Private_Key& key() const { return *key_; }
 
 private:
     store::Store& store_;

@@ -107,6 +107,9 @@ const std::map<std::string, Setter>& setters() {
         t["crl.refresh_before"] = [](ServiceConfig& c, const Reader& r) {
             c.crl.refresh_before = r.duration(seconds(10), days(365));
         };
+        t["crl.cache_max_age"] = [](ServiceConfig& c, const Reader& r) {
+            c.crl.cache_max_age = r.duration(seconds(0), days(7));
+        };
         t["crl.history"] = [](ServiceConfig& c, const Reader& r) { c.crl.history = static_cast<int>(r.integer(1, 100000)); };
         return t;
     }();
@@ -236,6 +239,7 @@ allowed_domains = ["localhost"]
 # validity = "24h"
 # refresh_before = "8h"
 # history = 100
+# cache_max_age = "1m"
 )";
 }
 

@@ -23,6 +23,8 @@ struct CrlSettings {
     std::chrono::seconds refresh_before{std::chrono::hours(8)};
     // Signed CRLs kept whole in the store's history (the metadata of all is kept).
     int history = 100;
+    // The longest an HTTP cache may keep a served CRL (never past its nextUpdate).
+    std::chrono::seconds cache_max_age{60};
 };
 
 struct ServiceConfig {

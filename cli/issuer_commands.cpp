@@ -16,10 +16,13 @@
 #include "ca/files.h"
 #include "ca/issuing_authority.h"
 #include "ca/key_file.h"
+#include "ca/revocation.h"
+#include "ca/revocation_reason.h"
 #include "ca/serial_number.h"
 #include "cli/commands.h"
 #include "cli/issuer_directory.h"
 #include "cli/records_output.h"
+#include "crl/crl_publisher.h"
 
 namespace edgeca::cli {
 namespace {
@@ -43,8 +46,21 @@ struct Options {
     std::optional<std::string> grant_role;
     std::optional<std::string> status;
     std::string serial;
+    std::string reason = "unspecified";
     bool verify = false;
 };
+
+int parse_reason(const std::string& name) {
+    auto code = ca::reason_code(name);
+    if (!code) {
+        throw ca::Error(ca::ErrorKind::bad_input, "reason_invalid",
+                        fmt::format("'{}' is not an RFC 5280 reason name (unspecified, keyCompromise, "
+                                    "affiliationChanged, superseded, cessationOfOperation, "
+                                    "certificateHold, privilegeWithdrawn)",
+                                    name));
+    }
+    return *code;
+}
 
 int run_init(const Options& o) {
     IssuerDirectory d{o.dir};
@@ -215,6 +231,47 @@ int run_show(const Options& o) {
     return exit_ok;
 }
 
+// Revocation needs no key: the operator of the data directory is an admin, and the audit
+// entry names them. The running service notices and publishes a CRL within its delay.
+int run_revoke(const Options& o) {
+    IssuerDirectory d{o.dir};
+    d.require_installed();
+    if (o.serial.empty() == !o.device_key.has_value()) {
+        throw ca::Error(ca::ErrorKind::bad_input, "target_required", "give either --serial or --device-key");
+    }
+    auto store = d.open_store();
+    ca::SystemClock clock;
+    ca::Revoker revoker(store, clock);
+    auto caller = ca::Caller::operator_on_host(local_actor());
+    auto revoked = o.device_key ? revoker.revoke_device(caller, *o.device_key, parse_reason(o.reason))
+                                : revoker.revoke(caller, ca::SerialNumber::from_hex(o.serial).bytes(),
+                                                 parse_reason(o.reason));
+    for (const auto& r : revoked) {
+        std::cout << fmt::format("revoked {} ({}) reason={}\n", ca::to_hex(r.serial), r.subject, o.reason);
+    }
+    if (revoked.empty()) std::cout << "no valid certificate to revoke\n";
+    return exit_ok;
+}
+
+int run_crl(const Options& o) {
+    IssuerDirectory d{o.dir};
+    d.require_installed();
+    auto config = d.load_config(o.config);
+    auto store = d.open_store();
+    auto identity = d.load_identity(read_passphrase(issuer_passphrase(o.passphrase_file), false));
+    ca::SystemClock clock;
+    Botan::System_RNG rng;
+    const auto now = clock.now();
+    auto crl = crl::sign_crl(store, identity.certificate, *identity.key, now, now + config.crl.validity,
+                             config.crl.history, rng, local_actor());
+    crl::write_crl_files(d.crl(), crl);
+    if (o.out) ca::write_file_atomically(*o.out, crl.pem, 0644);
+    std::cout << fmt::format("CRL {} signed: {} entries, next update {}; written to {}{}\n", crl.number,
+                             crl.entries, ca::to_rfc3339(crl.next_update), (d.crl() / "crl.pem").string(),
+                             o.out ? " and " + o.out->string() : "");
+    return exit_ok;
+}
+
 int run_audit(const Options& o) {
     IssuerDirectory d{o.dir};
     auto store = d.open_store();
@@ -267,7 +324,20 @@ std::vector<Command> add_issuer_commands(CLI::App& app) {
     dir(audit);
     audit->add_flag("--verify", o->verify, "check the hash chain; exit 9 if it is broken");
 
-    return {{init, [o] { return run_init(*o); }},       {install, [o] { return run_install(*o); }},
+    auto* revoke = app.add_subcommand("revoke", "revoke a certificate, or every valid certificate of a device");
+    dir(revoke);
+    revoke->add_option("--serial", o->serial, "the certificate's serial number (hex)");
+    revoke->add_option("--device-key", o->device_key, "or: every valid certificate of this device (an edge reset)");
+    revoke->add_option("--reason", o->reason, "RFC 5280 reason name (default unspecified)");
+
+    auto* crl = app.add_subcommand("crl", "sign a CRL now (the service does this by itself)");
+    dir(crl);
+    crl->add_option("--out", o->out, "also write the CRL (PEM) here");
+    crl->add_option("--config", o->config, "settings file (default DIR/edgeca.toml)");
+    passphrase(crl);
+
+    return {{revoke, [o] { return run_revoke(*o); }},   {crl, [o] { return run_crl(*o); }},
+            {init, [o] { return run_init(*o); }},       {install, [o] { return run_install(*o); }},
             {issue, [o] { return run_issue(*o); }},     {list, [o] { return run_list(*o); }},
             {show, [o] { return run_show(*o); }},       {audit, [o] { return run_audit(*o); }}};
 }

@@ -15,10 +15,12 @@
 #include "ca/errors.h"
 #include "ca/files.h"
 #include "ca/key_file.h"
+#include "ca/revocation_reason.h"
 #include "ca/root_authority.h"
 #include "ca/serial_number.h"
 #include "cli/console.h"
 #include "cli/records_output.h"
+#include "crl/crl_publisher.h"
 #include "store/store.h"
 
 namespace edgeca::cli {
@@ -43,6 +45,8 @@ struct Options {
     std::filesystem::path csr;
     std::filesystem::path out;
     std::string serial;
+    std::string reason;
+    int next_update_days = 90;
     bool verify = false;
 };
 
@@ -179,6 +183,45 @@ int run_sign_intermediate(const Options& o) {
     return exit_ok;
 }
 
+int run_revoke(const Options& o) {
+    auto paths = existing_root(o.dir);
+    auto code = ca::reason_code(o.reason);
+    if (!code) {
+        throw ca::Error(ca::ErrorKind::bad_input, "reason_invalid",
+                        fmt::format("'{}' is not an RFC 5280 reason name (keyCompromise, "
+                                    "cACompromise, affiliationChanged, superseded, "
+                                    "cessationOfOperation, ...)",
+                                    o.reason));
+    }
+    auto serial = ca::SerialNumber::from_hex(o.serial);
+    auto store = store::Store::open(paths.store());
+    ca::SystemClock clock;
+    Botan::System_RNG rng;
+    auto root = open_root(paths, store, o, clock, rng);
+    auto record = root.revoke(serial.bytes(), *code, local_actor());
+    std::cout << fmt::format("revoked {} ({}) reason={}\nPublish a new root CRL: edgeca-root crl --dir {} --out root-crl.pem\n",
+                             ca::to_hex(record.serial), record.subject, o.reason, o.dir.string());
+    return exit_ok;
+}
+
+int run_crl(const Options& o) {
+    auto paths = existing_root(o.dir);
+    if (o.next_update_days < 1 || o.next_update_days > 3650) {
+        throw ca::Error(ca::ErrorKind::bad_input, "next_update_invalid", "--next-update-days is 1 to 3650");
+    }
+    auto store = store::Store::open(paths.store());
+    ca::SystemClock clock;
+    Botan::System_RNG rng;
+    auto root = open_root(paths, store, o, clock, rng);
+    const auto now = clock.now();
+    auto crl = crl::sign_crl(store, root.certificate(), root.key(), now, now + std::chrono::days(o.next_update_days),
+                             1000, rng, local_actor());
+    ca::write_file_atomically(o.out, crl.pem, 0644);
+    std::cout << fmt::format("root CRL {} written to {}: {} revoked, next update {}\n", crl.number, o.out.string(),
+                             crl.entries, ca::to_rfc3339(crl.next_update));
+    return exit_ok;
+}
+
 int run_list(const Options& o) {
     auto paths = existing_root(o.dir);
     auto store = store::Store::open(paths.store());
@@ -223,9 +266,10 @@ int main(int argc, char** argv) {
     app.footer(
         "Passphrase: --passphrase-file F (first line), else $EDGECA_ROOT_PASSPHRASE, else a "
         "prompt on the terminal. Never on the command line.\n"
-        "Exit codes: 0 ok, 1 internal, 2 usage, 3 bad input (malformed or badly signed CSR), "
-        "4 policy (key not RSA-2048, subject), 5 wrong or missing passphrase, 6 missing "
-        "directory or serial, 7 root exists, 8 I/O or store unavailable, 9 audit chain broken.\n"
+        "Exit codes: 0 ok, 1 internal, 2 usage, 3 bad input (malformed or badly signed CSR, "
+        "unknown reason), 4 policy (key not RSA-2048, subject), 5 wrong or missing passphrase, "
+        "6 missing directory or serial, 7 root exists or already revoked, 8 I/O or store "
+        "unavailable, 9 audit chain broken.\n"
         "See docs/key-ceremony.md.");
 
     auto add_dir = [&](CLI::App* sub) {
@@ -260,6 +304,18 @@ int main(int argc, char** argv) {
     add_dir(show);
     show->add_option("serial", o.serial, "serial number in hex")->required();
 
+    auto* revoke = app.add_subcommand("revoke", "revoke an issuing CA certificate the root signed");
+    add_dir(revoke);
+    revoke->add_option("--serial", o.serial, "its serial number (hex)")->required();
+    revoke->add_option("--reason", o.reason, "RFC 5280 reason name, e.g. keyCompromise, superseded")->required();
+    add_passphrase(revoke);
+
+    auto* crl = app.add_subcommand("crl", "sign the root's CRL (the revoked issuing CAs)");
+    add_dir(crl);
+    crl->add_option("--out", o.out, "where to write the CRL (PEM)")->required();
+    crl->add_option("--next-update-days", o.next_update_days, "days until nextUpdate (default 90)");
+    add_passphrase(crl);
+
     auto* audit = app.add_subcommand("audit", "print the audit trail");
     add_dir(audit);
     audit->add_flag("--verify", o.verify, "check the hash chain; exit 9 if it is broken");
@@ -276,6 +332,8 @@ int main(int argc, char** argv) {
         if (sign->parsed()) return run_sign_intermediate(o);
         if (list->parsed()) return run_list(o);
         if (show->parsed()) return run_show(o);
+        if (revoke->parsed()) return run_revoke(o);
+        if (crl->parsed()) return run_crl(o);
         return run_audit(o);
     });
 }

@@ -24,6 +24,7 @@
 #include "ca/issuing_authority.h"
 #include "ca/service_certificate.h"
 #include "cli/commands.h"
+#include "crl/crl_publisher.h"
 #include "cli/issuer_directory.h"
 
 namespace edgeca::cli {
@@ -40,19 +41,27 @@ struct Options {
     std::optional<std::filesystem::path> tls_key;
 };
 
-// Work the service does besides answering requests, on one thread, until stopped.
+// Work the service does besides answering requests, on one thread, until stopped: `tick`
+// returns how long it may sleep, and wake() cuts the sleep short.
 class Maintenance {
 public:
-    explicit Maintenance(std::function<void()> tick) : tick_(std::move(tick)) {
+    explicit Maintenance(std::function<std::chrono::milliseconds()> tick) : tick_(std::move(tick)) {
         thread_ = std::thread([this] { loop(); });
     }
     ~Maintenance() { stop(); }
+    void wake() {
+        {
+            std::lock_guard lock(mutex_);
+            woken_ = true;
+        }
+        signal_.notify_all();
+    }
     void stop() {
         {
             std::lock_guard lock(mutex_);
             stopping_ = true;
         }
-        wake_.notify_all();
+        signal_.notify_all();
         if (thread_.joinable()) thread_.join();
     }
 
@@ -60,21 +69,24 @@ private:
     void loop() {
         std::unique_lock lock(mutex_);
         while (!stopping_) {
+            woken_ = false;
             lock.unlock();
+            std::chrono::milliseconds sleep(1000);
             try {
-                tick_();
+                sleep = tick_();
             } catch (const std::exception& e) {
                 api::log_event({{"event", "maintenance_error"}, {"error", e.what()}});
             }
             lock.lock();
-            wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
+            signal_.wait_for(lock, sleep, [this] { return stopping_ || woken_; });
         }
     }
 
-    std::function<void()> tick_;
+    std::function<std::chrono::milliseconds()> tick_;
     std::mutex mutex_;
-    std::condition_variable wake_;
+    std::condition_variable signal_;
     bool stopping_ = false;
+    bool woken_ = false;
     std::thread thread_;
 };
 
@@ -106,6 +118,27 @@ private:
     std::atomic<bool> done_{false};
     std::thread thread_;
 };
+
+void add_crl_metrics(api::Metrics& metrics, const crl::CrlPublisher& publisher, const ca::Clock& clock) {
+    auto field = [&publisher](auto read) {
+        return [&publisher, read] {
+            auto crl = publisher.current();
+            return crl ? read(*crl) : 0.0;
+        };
+    };
+    metrics.add_gauge("edgeca_crl_number", "CRL Number of the CRL being served.",
+                      field([](const crl::PublishedCrl& c) { return static_cast<double>(c.number); }));
+    metrics.add_gauge("edgeca_crl_entries", "Revoked certificates listed in the CRL being served.",
+                      field([](const crl::PublishedCrl& c) { return static_cast<double>(c.entries); }));
+    metrics.add_gauge("edgeca_crl_age_seconds", "Seconds since the served CRL's thisUpdate.",
+                      field([&clock](const crl::PublishedCrl& c) {
+                          return static_cast<double>((clock.now() - c.this_update).count());
+                      }));
+    metrics.add_gauge("edgeca_crl_next_update_seconds", "Seconds until the served CRL's nextUpdate.",
+                      field([&clock](const crl::PublishedCrl& c) {
+                          return static_cast<double>((c.next_update - clock.now()).count());
+                      }));
+}
 
 void block_stop_signals() {
     sigset_t set;
@@ -168,9 +201,10 @@ int run_serve(const Options& o) {
     apply_default_urls(config, service.public_port());
 
     ca::IssuingAuthority authority(store, clock, rng, config.policy, identity);
+    ca::Revoker revoker(store, clock);
     ca::DeviceRegistry registry(store, clock, rng);
     ca::AccessControl access(store, clock, rng);
-    api::Engine engine{store, clock, authority, registry, access, metrics};
+    api::Engine engine{store, clock, authority, revoker, registry, access, metrics};
 
     std::unique_ptr<ca::ServiceCertificate> own_certificate;
     ca::ServiceCredentials current;
@@ -187,19 +221,31 @@ int run_serve(const Options& o) {
         use(current);
     }
 
-    api::add_v1_routes(service.api_server(), engine);
-    api::add_download_routes(service.api_server(), engine, true);
-    api::add_download_routes(service.public_server(), engine, false);
+    crl::CrlPublisher publisher(store, clock, rng, identity.certificate, *identity.key, d.crl(),
+                                {config.crl.publish_delay, config.crl.validity,
+                                 config.crl.refresh_before, config.crl.history});
+    publisher.start();
+    add_crl_metrics(metrics, publisher, clock);
 
-    std::mutex renewal_mutex;
+    api::add_v1_routes(service.api_server(), engine);
+    for (auto* server : {&service.api_server(), &service.public_server()}) {
+        api::add_download_routes(*server, engine, server == &service.api_server());
+        api::add_crl_routes(*server, publisher, clock, config.crl.cache_max_age, {"/crl"});
+    }
+
     Maintenance maintenance([&] {
-        if (!own_certificate) return;
-        std::lock_guard lock(renewal_mutex);
-        if (!own_certificate->due_for_renewal(current)) return;
-        current = own_certificate->renew();
-        use(current);
-        api::log_event({{"event", "tls_certificate_renewed"}, {"serial", current.serial_hex},
-                        {"not_after", ca::to_rfc3339(current.not_after)}});
+        auto wait = publisher.tick();
+        if (own_certificate && own_certificate->due_for_renewal(current)) {
+            current = own_certificate->renew();
+            use(current);
+            api::log_event({{"event", "tls_certificate_renewed"}, {"serial", current.serial_hex},
+                            {"not_after", ca::to_rfc3339(current.not_after)}});
+        }
+        return wait;
+    });
+    revoker.on_revocation([&] {
+        publisher.note_revocation();
+        maintenance.wake();
     });
 
     api::log_event({{"event", "listening"},

@@ -70,6 +70,23 @@ struct AuditVerification {
     std::string problem;        // empty when intact
 };
 
+// One line of a CRL.
+struct RevokedEntry {
+    std::vector<uint8_t> serial;
+    Time revoked_at{};
+    int reason = 0;
+};
+
+// A signed CRL as kept in the store's history.
+struct CrlRecord {
+    int64_t number = 0;
+    Time this_update{};
+    Time next_update{};
+    int64_t entries = 0;
+    int64_t revocations = 0;    // the revocation counter it was built at
+    std::vector<uint8_t> der;  // empty once pruned from the history
+};
+
 // A product (EnOS productKey): the most a certificate of its devices may last, and whether
 // certificate authentication is enabled for it at all.
 struct ProductRecord {

@@ -123,6 +123,15 @@ CREATE TABLE idempotency_keys (
     PRIMARY KEY (requester, key)
 );
 )sql"},
+        {3, "revocation: a covering index for CRLs, what each CRL covered", R"sql(
+-- Everything a CRL entry needs, in one index over the revoked rows only.
+DROP INDEX certificates_revoked;
+CREATE INDEX certificates_revoked ON certificates(revoked_at, serial, revocation_reason, not_after)
+    WHERE revoked_at IS NOT NULL;
+-- The revocation counter (meta 'revocations') a CRL was built at, so that a publisher knows
+-- whether a revocation is missing from it.
+ALTER TABLE crls ADD COLUMN revocations INTEGER NOT NULL DEFAULT 0;
+)sql"},
     };
     return all;
 }

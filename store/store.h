@@ -47,6 +47,14 @@ public:
 
     std::optional<std::string> meta(const std::string& key) const;
 
+    // Every revoked certificate still unexpired at `now`, in revocation order; the cost follows
+    // the number of revoked entries (a covering index), not the certificates ever issued.
+    void each_revoked_entry(Time now, const std::function<void(RevokedEntry&&)>& visit) const;
+    // How many revocations were ever recorded: grows by one with each.
+    int64_t revocation_counter() const;
+    std::optional<CrlRecord> latest_crl() const;  // the newest one that still has its DER
+    int64_t last_crl_number() const;              // 0 before the first CRL
+
     std::optional<ProductRecord> product(const std::string& product_key) const;
     std::vector<ProductRecord> products() const;
     std::optional<DeviceRecord> device(const std::string& device_key) const;
@@ -83,6 +91,12 @@ public:
     AuditEntry append_audit(const AuditEvent& event);
 
     void set_meta(const std::string& key, const std::string& value);
+
+    // Marks a valid certificate revoked; false when it was already revoked (nothing changes).
+    bool revoke_certificate(int64_t id, Time at, int reason, const std::string& by);
+    // Records a signed CRL. Throws StoreError with constraint_violation() when its number is
+    // taken: a CRL number is never used twice. Keeps the DER of the newest `keep` CRLs only.
+    void insert_crl(const CrlRecord& crl, int keep);
     // Throw StoreError with constraint_violation() when the key already exists.
     void insert_product(const ProductRecord& product);
     void insert_device(const DeviceRecord& device);

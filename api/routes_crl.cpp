@@ -1,0 +1,56 @@
+// api/routes_crl.cpp — the CRL as DER and PEM, with the HTTP caching a CRL deserves: an ETag
+// per CRL and a max-age that never reaches past its nextUpdate.
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include "api/http_support.h"
+#include "api/service.h"
+#include "ca/encoding.h"
+
+namespace edgeca::api {
+namespace {
+
+std::string http_date(ca::Time t) { return fmt::format("{:%a, %d %b %Y %H:%M:%S} GMT", t); }
+
+void serve_crl(const crl::CrlPublisher& publisher, const ca::Clock& clock,
+               std::chrono::seconds max_age, const httplib::Request& req, httplib::Response& res,
+               bool pem) {
+    auto crl = publisher.current();
+    if (!crl) {
+        write_error(res, 503, "crl_unavailable", "no CRL has been signed yet; try again shortly");
+        return;
+    }
+    std::string etag = fmt::format("\"crl-{}-{}\"", crl->number, ca::sha256_hex(crl->der).substr(0, 16));
+    auto remaining = std::chrono::duration_cast<std::chrono::seconds>(crl->next_update - clock.now());
+    auto age = std::clamp(remaining, std::chrono::seconds(0), max_age);
+    res.set_header("ETag", etag);
+    res.set_header("Last-Modified", http_date(crl->this_update));
+    res.set_header("Expires", http_date(crl->next_update));
+    res.set_header("Cache-Control", fmt::format("public, max-age={}", age.count()));
+    if (req.get_header_value("If-None-Match") == etag) {
+        res.status = 304;
+        return;
+    }
+    if (pem) {
+        res.set_content(crl->pem, "application/x-pem-file");
+    } else {
+        res.set_content(std::string(crl->der.begin(), crl->der.end()), "application/pkix-crl");
+    }
+}
+
+}  // namespace
+
+void add_crl_routes(httplib::Server& server, const crl::CrlPublisher& publisher,
+                    const ca::Clock& clock, std::chrono::seconds max_age,
+                    const std::vector<std::string>& der_paths) {
+    for (const auto& path : der_paths) {
+        server.Get(path, [&publisher, &clock, max_age](const httplib::Request& req, httplib::Response& res) {
+            handle_public(req, res, [&] { serve_crl(publisher, clock, max_age, req, res, false); });
+        });
+    }
+    server.Get("/crl.pem", [&publisher, &clock, max_age](const httplib::Request& req, httplib::Response& res) {
+        handle_public(req, res, [&] { serve_crl(publisher, clock, max_age, req, res, true); });
+    });
+}
+
+}  // namespace edgeca::api

@@ -1,0 +1,160 @@
+// crl/crl_publisher.cpp — signing, recording, writing and scheduling CRLs.
+#include "crl/crl_publisher.h"
+
+#include <fmt/format.h>
+
+#include "ca/encoding.h"
+#include "ca/files.h"
+#include "crl/crl_builder.h"
+#include "store/database.h"
+
+namespace edgeca::crl {
+namespace {
+
+constexpr int number_attempts = 5;
+
+}  // namespace
+
+PublishedCrl sign_crl(store::Store& store, const Botan::X509_Certificate& issuer,
+                      const Botan::Private_Key& key, ca::Time this_update, ca::Time next_update,
+                      int history, Botan::RandomNumberGenerator& rng, const std::string& actor) {
+    for (int attempt = 1;; ++attempt) {
+        CrlBuilder builder(issuer, key);
+        PublishedCrl crl;
+        store.read([&](const store::Reader& r) {
+            crl.revocations = r.revocation_counter();
+            crl.number = r.last_crl_number() + 1;
+            r.each_revoked_entry(this_update, [&](store::RevokedEntry&& e) { builder.add(e); });
+        });
+        crl.this_update = this_update;
+        crl.next_update = next_update;
+        crl.entries = static_cast<int64_t>(builder.entries());
+        crl.der = builder.sign(crl.number, this_update, next_update, rng);
+        try {
+            store.write([&](store::Writer& w) {
+                w.insert_crl({crl.number, crl.this_update, crl.next_update, crl.entries,
+                              crl.revocations, crl.der},
+                             history);
+                w.append_audit({actor, "crl", "", ca::sha256_hex(crl.der), "ok",
+                                fmt::format("number={} entries={}", crl.number, crl.entries)});
+            });
+        } catch (const store::StoreError& e) {
+            if (e.constraint_violation() && attempt < number_attempts) continue;
+            throw;
+        }
+        crl.pem = ca::encode_pem(crl.der, "X509 CRL");
+        return crl;
+    }
+}
+
+void write_crl_files(const std::filesystem::path& directory, const PublishedCrl& crl) {
+    ca::ensure_private_directory(directory);
+    ca::write_file_atomically(directory / "crl.der",
+                              std::string_view(reinterpret_cast<const char*>(crl.der.data()), crl.der.size()),
+                              0644);
+    ca::write_file_atomically(directory / "crl.pem", crl.pem, 0644);
+}
+
+CrlPublisher::CrlPublisher(store::Store& store, const ca::Clock& clock,
+                           Botan::RandomNumberGenerator& rng, const Botan::X509_Certificate& issuer,
+                           const Botan::Private_Key& key, std::filesystem::path directory,
+                           CrlSchedule schedule)
+    : store_(store),
+      clock_(clock),
+      rng_(rng),
+      issuer_(issuer),
+      key_(key),
+      directory_(std::move(directory)),
+      schedule_(schedule) {}
+
+bool CrlPublisher::needs_refresh(const PublishedCrl& crl, ca::Time now) const {
+    return now >= crl.next_update - schedule_.refresh_before || now < crl.this_update;
+}
+
+namespace {
+
+std::shared_ptr<PublishedCrl> from_record(const store::CrlRecord& record) {
+    auto crl = std::make_shared<PublishedCrl>();
+    crl->number = record.number;
+    crl->this_update = record.this_update;
+    crl->next_update = record.next_update;
+    crl->entries = record.entries;
+    crl->revocations = record.revocations;
+    crl->der = record.der;
+    crl->pem = ca::encode_pem(crl->der, "X509 CRL");
+    return crl;
+}
+
+}  // namespace
+
+bool CrlPublisher::adopt_newer_from_store() {
+    auto [record, counter] = store_.read([](const store::Reader& r) {
+        return std::pair{r.latest_crl(), r.revocation_counter()};
+    });
+    {
+        std::lock_guard lock(mutex_);
+        if (current_ && (!record || record->number <= current_->number)) return false;
+    }
+    if (!record || record->der.empty() || record->revocations != counter ||
+        needs_refresh(*from_record(*record), clock_.now())) {
+        return false;
+    }
+    auto crl = from_record(*record);
+    // The files may be older than the store (a crash between commit and write, or a CRL
+    // signed by another process).
+    write_crl_files(directory_, *crl);
+    std::lock_guard lock(mutex_);
+    current_ = std::move(crl);
+    return true;
+}
+
+void CrlPublisher::start() {
+    if (!adopt_newer_from_store()) publish();
+}
+
+void CrlPublisher::note_revocation() {
+    std::lock_guard lock(mutex_);
+    if (!due_) due_ = std::chrono::steady_clock::now() + schedule_.publish_delay;
+}
+
+std::chrono::milliseconds CrlPublisher::tick() {
+    using namespace std::chrono;
+    // A CRL signed by another process (edgeca crl) is served from now on.
+    adopt_newer_from_store();
+    bool due = false;
+    {
+        std::lock_guard lock(mutex_);
+        if (!due_ && current_) {
+            // A revocation by another process (edgeca revoke) shows in the counter.
+            int64_t counter = store_.read([](const store::Reader& r) { return r.revocation_counter(); });
+            if (counter != current_->revocations) due_ = steady_clock::now() + schedule_.publish_delay;
+        }
+        due = (due_ && steady_clock::now() >= *due_) || !current_ || needs_refresh(*current_, clock_.now());
+    }
+    if (due) publish();
+    std::lock_guard lock(mutex_);
+    milliseconds wait(1000);
+    if (due_) wait = std::max(milliseconds(0), std::min(wait, duration_cast<milliseconds>(*due_ - steady_clock::now())));
+    return wait;
+}
+
+void CrlPublisher::publish() {
+    const ca::Time now = clock_.now();
+    // Revocations noted from here on are not surely in this CRL: they get the next one.
+    {
+        std::lock_guard lock(mutex_);
+        due_.reset();
+    }
+    auto crl = std::make_shared<PublishedCrl>(sign_crl(store_, issuer_, key_, now, now + schedule_.validity,
+                                                       schedule_.history, rng_, "edgeca:crl"));
+    write_crl_files(directory_, *crl);
+    std::lock_guard lock(mutex_);
+    current_ = std::move(crl);
+}
+
+std::shared_ptr<const PublishedCrl> CrlPublisher::current() const {
+    std::lock_guard lock(mutex_);
+    return current_;
+}
+
+}  // namespace edgeca::crl

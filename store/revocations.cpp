@@ -1,0 +1,80 @@
+// store/revocations.cpp — revocations and the CRL history.
+#include <fmt/format.h>
+
+#include "store/store.h"
+
+namespace edgeca::store {
+namespace {
+
+constexpr const char* revocation_counter_key = "revocations";
+
+CrlRecord crl_from_row(const Statement& row) {
+    return {row.integer(0), row.time(1), row.time(2), row.integer(3), row.integer(4), row.blob(5)};
+}
+
+}  // namespace
+
+bool Writer::revoke_certificate(int64_t id, Time at, int reason, const std::string& by) {
+    db_.prepare("UPDATE certificates SET revoked_at = ?2, revocation_reason = ?3, revoked_by = ?4 "
+                "WHERE id = ?1 AND revoked_at IS NULL")
+        .bind(1, id)
+        .bind(2, at)
+        .bind(3, static_cast<int64_t>(reason))
+        .bind(4, by)
+        .run();
+    if (db_.changes() != 1) return false;
+    db_.prepare("INSERT INTO meta (key, value) VALUES (?1, '1') "
+                "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+        .bind(1, revocation_counter_key)
+        .run();
+    return true;
+}
+
+int64_t Reader::revocation_counter() const {
+    auto value = meta(revocation_counter_key);
+    return value ? std::stoll(*value) : 0;
+}
+
+void Reader::each_revoked_entry(Time now, const std::function<void(RevokedEntry&&)>& visit) const {
+    auto statement = db_.prepare(
+        "SELECT serial, revoked_at, revocation_reason FROM certificates INDEXED BY certificates_revoked "
+        "WHERE revoked_at IS NOT NULL AND not_after >= ?1 ORDER BY revoked_at");
+    statement.bind(1, now);
+    while (statement.step()) {
+        auto serial = statement.blob_view(0);
+        visit(RevokedEntry{{serial.begin(), serial.end()}, statement.time(1),
+                           static_cast<int>(statement.integer(2))});
+    }
+}
+
+std::optional<CrlRecord> Reader::latest_crl() const {
+    auto statement = db_.prepare(
+        "SELECT number, this_update, next_update, entries, revocations, der FROM crls "
+        "WHERE der IS NOT NULL ORDER BY number DESC LIMIT 1");
+    if (!statement.step()) return std::nullopt;
+    return crl_from_row(statement);
+}
+
+int64_t Reader::last_crl_number() const {
+    auto statement = db_.prepare("SELECT coalesce(max(number), 0) FROM crls");
+    statement.step();
+    return statement.integer(0);
+}
+
+void Writer::insert_crl(const CrlRecord& crl, int keep) {
+    db_.prepare("INSERT INTO crls (number, this_update, next_update, entries, revocations, der) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+        .bind(1, crl.number)
+        .bind(2, crl.this_update)
+        .bind(3, crl.next_update)
+        .bind(4, crl.entries)
+        .bind(5, crl.revocations)
+        .bind(6, crl.der)
+        .run();
+    db_.prepare("UPDATE crls SET der = NULL WHERE der IS NOT NULL AND number <= ?1 - ?2")
+        .bind(1, crl.number)
+        .bind(2, static_cast<int64_t>(keep))
+        .run();
+}
+
+}  // namespace edgeca::store
