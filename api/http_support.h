@@ -36,6 +36,7 @@ public:
     std::optional<int64_t> integer(std::string_view key, int64_t min, int64_t max) const;
     std::optional<bool> boolean(std::string_view key) const;
     bool has(std::string_view key) const;
+    const nlohmann::json& value() const { return value_; }
 
 private:
     explicit JsonBody(nlohmann::json value) : value_(std::move(value)) {}

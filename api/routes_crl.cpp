@@ -42,15 +42,15 @@ void serve_crl(const crl::CrlPublisher& publisher, const ca::Clock& clock,
 
 void add_crl_routes(httplib::Server& server, const crl::CrlPublisher& publisher,
                     const ca::Clock& clock, std::chrono::seconds max_age,
-                    const std::vector<std::string>& der_paths) {
-    for (const auto& path : der_paths) {
-        server.Get(path, [&publisher, &clock, max_age](const httplib::Request& req, httplib::Response& res) {
-            handle_public(req, res, [&] { serve_crl(publisher, clock, max_age, req, res, false); });
-        });
+                    const std::vector<std::string>& der_paths,
+                    const std::vector<std::string>& pem_paths) {
+    for (bool pem : {false, true}) {
+        for (const auto& path : pem ? pem_paths : der_paths) {
+            server.Get(path, [&publisher, &clock, max_age, pem](const httplib::Request& req, httplib::Response& res) {
+                handle_public(req, res, [&] { serve_crl(publisher, clock, max_age, req, res, pem); });
+            });
+        }
     }
-    server.Get("/crl.pem", [&publisher, &clock, max_age](const httplib::Request& req, httplib::Response& res) {
-        handle_public(req, res, [&] { serve_crl(publisher, clock, max_age, req, res, true); });
-    });
 }
 
 }  // namespace edgeca::api

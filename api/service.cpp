@@ -24,6 +24,8 @@ bool has_bearer_token(const httplib::Request& req) {
 
 }  // namespace
 
+void note_caller(const std::string& principal) { notes.caller = principal; }
+
 Endpoint Endpoint::parse(const std::string& text) {
     auto colon = text.rfind(':');
     if (colon == std::string::npos || colon + 1 == text.size()) {
@@ -65,7 +67,7 @@ void handle(Engine& engine, const httplib::Request& req, httplib::Response& res,
                 caller = ca::Caller::anonymous(fmt::format("certificate:{}", fingerprint->substr(0, 16)));
             }
         }
-        notes.caller = caller.principal;
+        note_caller(caller.principal);
         body(caller);
     });
 }

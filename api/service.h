@@ -13,6 +13,7 @@
 #include "api/metrics.h"
 #include "api/tls.h"
 #include "ca/access_control.h"
+#include "ca/app_credentials.h"
 #include "ca/caller.h"
 #include "ca/device_registry.h"
 #include "ca/issuing_authority.h"
@@ -89,11 +90,25 @@ private:
 };
 
 void add_v1_routes(httplib::Server& server, Engine& engine);
-// The current CRL: DER at each of `der_paths` ("/crl"), PEM at /crl.pem; Cache-Control
+// The current CRL: DER at each of `der_paths`, PEM at each of `pem_paths`; Cache-Control
 // max-age is `max_age` at most and never reaches past the CRL's nextUpdate.
 void add_crl_routes(httplib::Server& server, const crl::CrlPublisher& publisher,
                     const ca::Clock& clock, std::chrono::seconds max_age,
-                    const std::vector<std::string>& der_paths);
+                    const std::vector<std::string>& der_paths,
+                    const std::vector<std::string>& pem_paths);
+
+struct EnosSettings {
+    std::string org_id;     // when set, requests must name this orgId
+    std::string chain_url;  // certChainURL in apply/renew answers
+};
+// POST /apim-token-service/v2.0/token/get and /connect-service/v2.0/certificates (API listener).
+void add_enos_routes(httplib::Server& server, Engine& engine, ca::AppCredentials& apps,
+                     const EnosSettings& settings);
+// GET /enos/CA/cacert/RSA (any listener; the CRL is /enos/CA/crl/RSA through add_crl_routes).
+void add_enos_downloads(httplib::Server& server, Engine& engine);
+
+// Names the caller in the request log line of the request being handled.
+void note_caller(const std::string& principal);
 // /ca.pem, /ca.cer, /root.pem on any listener; /healthz and /metrics where `with_status`.
 void add_download_routes(httplib::Server& server, Engine& engine, bool with_status);
 

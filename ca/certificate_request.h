@@ -25,6 +25,7 @@ public:
     static CertificateRequest parse(std::span<const uint8_t> bytes);
 
     const Botan::Public_Key& public_key() const { return *public_key_; }
+    std::shared_ptr<const Botan::Public_Key> shared_public_key() const { return public_key_; }
     // DER SubjectPublicKeyInfo, as it will appear in the certificate.
     const std::vector<uint8_t>& public_key_info() const { return public_key_info_; }
     const Botan::X509_DN& subject() const { return request_->subject_dn(); }
@@ -38,7 +39,7 @@ private:
     CertificateRequest() = default;
     std::vector<uint8_t> der_;
     std::unique_ptr<Botan::PKCS10_Request> request_;
-    std::unique_ptr<Botan::Public_Key> public_key_;
+    std::shared_ptr<const Botan::Public_Key> public_key_;
     std::vector<uint8_t> public_key_info_;
 };
 

@@ -107,7 +107,9 @@ bool is_ip_address(const std::string& name) {
 std::string token_digest(const std::string& token) { return sha256_hex(as_bytes(token)); }
 
 struct IssuingAuthority::Decision {
-    CertificateRequest csr;
+    std::optional<CertificateRequest> csr;  // absent when renewing with the earlier key
+    std::shared_ptr<const Botan::Public_Key> public_key;
+    std::vector<uint8_t> public_key_info;
     Botan::X509_DN subject;
     std::string common_name;
     std::string spki_sha256;
@@ -186,6 +188,28 @@ std::vector<store::CertificateRecord> IssuingAuthority::certificates(
     if (!caller.is_admin()) filter.requester = caller.principal;
     filter.now = clock_.now();
     return store_.read([&](const store::Reader& r) { return r.certificates(filter); });
+}
+
+store::CertificateRecord IssuingAuthority::renewal_original(const IssuanceRequest& r, Time now) const {
+    if (r.profile != Profile::edge || !r.device_key) {
+        throw Error(ErrorKind::bad_input, "renewal_invalid",
+                    "a renewal without a CSR is for an edge certificate of a named device");
+    }
+    auto original = store_.read([&](const store::Reader& reader) { return reader.certificate_by_serial(*r.renewal_of); });
+    if (!original || original->profile != "edge" || !original->device_key) {
+        throw Error(ErrorKind::policy, "certificate_not_bound",
+                    "the certificate to renew is not an edge certificate bound to a device");
+    }
+    if (*original->device_key != *r.device_key) {
+        throw Error(ErrorKind::policy, "certificate_of_other_device",
+                    fmt::format("the certificate to renew is bound to device '{}', not '{}'",
+                                *original->device_key, *r.device_key));
+    }
+    if (original->status_at(now) != store::CertificateStatus::valid) {
+        throw Error(ErrorKind::policy, "certificate_not_valid",
+                    fmt::format("the certificate to renew is {}", store::to_string(original->status_at(now))));
+    }
+    return *original;
 }
 
 void IssuingAuthority::check_clock(Time now) const {
@@ -273,13 +297,28 @@ IssuingAuthority::Decision IssuingAuthority::decide(const Caller& caller,
     }
     if (r.idempotency_key) check_idempotency_key(*r.idempotency_key);
 
-    // 2. The CSR: its signature first, then the key, then the subject.
-    Decision d{.csr = CertificateRequest::parse(r.csr)};
-    KeyPolicy::check(d.csr.public_key(), "the CSR's key");
-    d.subject = build_subject(attributes_of(d.csr.subject()));
+    // 2. The key and the subject: from the CSR (its signature first, then the key, then the
+    //    subject), or, for a renewal without a CSR, from the certificate being renewed.
+    Decision d;
+    std::optional<store::CertificateRecord> original;
+    if (r.renewal_of) original = renewal_original(r, now);
+    if (!r.csr.empty() || !original) {
+        d.csr = CertificateRequest::parse(r.csr);
+        d.public_key = d.csr->shared_public_key();
+        d.public_key_info = d.csr->public_key_info();
+        KeyPolicy::check(*d.public_key, "the CSR's key");
+        d.subject = build_subject(attributes_of(d.csr->subject()));
+        d.request_sha256 = request_digest(r, d.csr->der());
+    } else {
+        Botan::X509_Certificate certificate(original->der);
+        d.public_key = certificate.load_subject_public_key();
+        d.public_key_info = certificate.subject_public_key_info();
+        KeyPolicy::check(*d.public_key, "the renewed certificate's key");
+        d.subject = build_subject(attributes_of(certificate.subject_dn()));
+        d.request_sha256 = request_digest(r, original->der);
+    }
     d.common_name = common_name_of(d.subject);
-    d.spki_sha256 = sha256_hex(d.csr.public_key_info());
-    d.request_sha256 = request_digest(r, d.csr.der());
+    d.spki_sha256 = sha256_hex(d.public_key_info);
     if (token) d.token_sha256 = token->token_sha256;
 
     // 3. The profile's rules.
@@ -322,12 +361,12 @@ IssuingAuthority::Decision IssuingAuthority::decide(const Caller& caller,
         d.asset_id = device->asset_id;
     }
     if (r.profile == Profile::hub) {
-        if (d.csr.requests_non_dns_names()) {
+        if (d.csr->requests_non_dns_names()) {
             throw Error(ErrorKind::policy, "san_type_not_allowed",
                         "a hub certificate carries DNS names only; the CSR asks for other name "
                         "types (IP, e-mail, URI)");
         }
-        d.dns_names = d.csr.requested_dns_names();
+        d.dns_names = d.csr->requested_dns_names();
         if (d.dns_names.empty()) {
             throw Error(ErrorKind::policy, "dns_name_required",
                         "a hub certificate needs at least one DNS name in the CSR's "
@@ -407,7 +446,7 @@ IssuedCertificate IssuingAuthority::sign_and_record(const Caller& caller,
                                                     const Decision& d, Time now) {
     Botan::Extensions extensions = profile_extensions({
         .profile = r.profile,
-        .subject_key_id = key_identifier(d.csr.public_key()),
+        .subject_key_id = key_identifier(*d.public_key),
         .authority_key_id = issuer_.certificate.subject_key_id(),
         .dns_names = d.dns_names,
         .ip_addresses = d.ip_addresses,
@@ -419,7 +458,7 @@ IssuedCertificate IssuingAuthority::sign_and_record(const Caller& caller,
         CertificateContent content{
             .serial = SerialNumber::random(rng_),
             .subject = d.subject,
-            .subject_public_key_info = d.csr.public_key_info(),
+            .subject_public_key_info = d.public_key_info,
             .not_before = d.not_before,
             .not_after = d.not_after,
             .extensions = extensions,

@@ -29,6 +29,9 @@ struct IssuanceRequest {
     std::optional<std::string> enrollment_token;  // a one-time token: the caller enrols
     std::optional<store::Role> grant_role;  // client profile, admin caller: API access to grant
     std::vector<std::string> server_names;  // server profile: DNS names and IP addresses
+    // A renewal of this edge certificate (serial), which must be valid and bound to
+    // `device_key`; with an empty `csr`, its key and subject are certified again.
+    std::optional<std::vector<uint8_t>> renewal_of;
 };
 
 struct IssuedCertificate {
@@ -65,6 +68,7 @@ private:
     IssuedCertificate sign_and_record(const Caller& caller, const IssuanceRequest& request,
                                       const Decision& decision, Time now);
     void check_clock(Time now) const;
+    store::CertificateRecord renewal_original(const IssuanceRequest& request, Time now) const;
 
     store::Store& store_;
     const Clock& clock_;

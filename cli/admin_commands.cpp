@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "ca/access_control.h"
+#include "ca/app_credentials.h"
 #include "ca/certificate_facts.h"
 #include "ca/device_registry.h"
 #include "ca/encoding.h"
@@ -31,6 +32,7 @@ struct Options {
     std::optional<std::filesystem::path> cert;
     std::optional<std::string> fingerprint;
     std::optional<std::string> filter_product;
+    std::string app_key;
 };
 
 store::Role parse_role(const std::string& text) {
@@ -153,6 +155,48 @@ int run_access_revoke(const Options& o) {
     return exit_ok;
 }
 
+// Creating or listing applications needs only the issuing CA's certificate (secrets are sealed
+// under its public key), not its passphrase.
+ca::AppCredentials app_credentials(Session& s, const Botan::X509_Certificate& issuer) {
+    return ca::AppCredentials(s.store, s.clock, s.rng, issuer, nullptr, {});
+}
+
+Botan::X509_Certificate issuer_certificate(const IssuerDirectory& d) {
+    d.require_installed();
+    return ca::parse_certificate_pem(ca::read_file(d.certificate(), "the issuing CA certificate"),
+                                     "the issuing CA certificate");
+}
+
+int run_app_create(const Options& o) {
+    Session s(o.dir);
+    auto issuer = issuer_certificate(s.directory);
+    auto pair = app_credentials(s, issuer).create(s.caller, o.name, parse_role(o.role));
+    std::cout << fmt::format("appKey:    {}\nappSecret: {}\n", pair.app_key, pair.app_secret);
+    std::cerr << "Keep the appSecret: it is shown only now (edgeca stores it sealed).\n";
+    return exit_ok;
+}
+
+int run_app_list(const Options& o) {
+    Session s(o.dir);
+    auto issuer = issuer_certificate(s.directory);
+    std::cout << fmt::format("{:<38} {:<6} {:<24} {}\n", "APP KEY", "ROLE", "NAME", "CREATED");
+    for (const auto& app : app_credentials(s, issuer).apps()) {
+        std::cout << fmt::format("{:<38} {:<6} {:<24} {}\n", app.app_key, store::to_string(app.role), app.name,
+                                 ca::to_rfc3339(app.created_at));
+    }
+    return exit_ok;
+}
+
+int run_app_remove(const Options& o) {
+    Session s(o.dir);
+    auto issuer = issuer_certificate(s.directory);
+    if (!app_credentials(s, issuer).remove(s.caller, o.app_key)) {
+        throw ca::Error(ca::ErrorKind::not_found, "app_not_found", fmt::format("no application {}", o.app_key));
+    }
+    std::cout << fmt::format("application {} removed; its access tokens no longer work\n", o.app_key);
+    return exit_ok;
+}
+
 }  // namespace
 
 std::vector<Command> add_admin_commands(CLI::App& app) {
@@ -211,6 +255,20 @@ std::vector<Command> add_admin_commands(CLI::App& app) {
     access_revoke->add_option("--cert", o->cert, "the certificate (PEM)");
     access_revoke->add_option("--fingerprint", o->fingerprint, "or its SHA-256");
     commands.push_back({access_revoke, [o] { return run_access_revoke(*o); }});
+    auto* app_group = app.add_subcommand("app", "applications of the EnOS-compatible API (appKey, appSecret)");
+    app_group->require_subcommand(1);
+    auto* app_create = app_group->add_subcommand("create", "create an application; prints its appKey and appSecret");
+    dir(app_create);
+    app_create->add_option("--name", o->name, "a unique name")->required();
+    app_create->add_option("--role", o->role, "hub or admin")->required();
+    commands.push_back({app_create, [o] { return run_app_create(*o); }});
+    auto* app_list = app_group->add_subcommand("list", "list applications");
+    dir(app_list);
+    commands.push_back({app_list, [o] { return run_app_list(*o); }});
+    auto* app_remove = app_group->add_subcommand("remove", "remove an application and its access tokens");
+    dir(app_remove);
+    app_remove->add_option("--app-key", o->app_key, "its appKey")->required();
+    commands.push_back({app_remove, [o] { return run_app_remove(*o); }});
     return commands;
 }
 

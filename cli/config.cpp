@@ -110,6 +110,13 @@ const std::map<std::string, Setter>& setters() {
         t["crl.cache_max_age"] = [](ServiceConfig& c, const Reader& r) {
             c.crl.cache_max_age = r.duration(seconds(0), days(7));
         };
+        t["enos.org_id"] = [](ServiceConfig& c, const Reader& r) { c.enos.org_id = r.string(); };
+        t["enos.token_lifetime"] = [](ServiceConfig& c, const Reader& r) {
+            c.enos.token_lifetime = r.duration(seconds(1), days(1));
+        };
+        t["enos.timestamp_window"] = [](ServiceConfig& c, const Reader& r) {
+            c.enos.timestamp_window = r.duration(seconds(5), hours(1));
+        };
         t["crl.history"] = [](ServiceConfig& c, const Reader& r) { c.crl.history = static_cast<int>(r.integer(1, 100000)); };
         return t;
     }();
@@ -240,6 +247,12 @@ allowed_domains = ["localhost"]
 # refresh_before = "8h"
 # history = 100
 # cache_max_age = "1m"
+
+[enos]
+# The EnOS-compatible API (docs/enos-compat.md).
+# org_id = ""               # when set, requests must name this orgId
+# token_lifetime = "2h"     # access tokens from /apim-token-service/v2.0/token/get
+# timestamp_window = "5m"   # how far apim-timestamp may be from the server's clock
 )";
 }
 

@@ -27,6 +27,12 @@ struct CrlSettings {
     std::chrono::seconds cache_max_age{60};
 };
 
+struct EnosConfig {
+    std::string org_id;  // when set, EnOS requests must name this orgId
+    std::chrono::seconds token_lifetime{7200};
+    std::chrono::seconds timestamp_window{300};
+};
+
 struct ServiceConfig {
     std::string listen = "127.0.0.1:8443";         // HTTPS API, mutual TLS
     std::string public_listen = "127.0.0.1:8080";  // plain HTTP: CA certificates and CRLs only
@@ -40,6 +46,7 @@ struct ServiceConfig {
     std::chrono::seconds keep_alive_timeout{30};
     ca::IssuancePolicy policy;
     CrlSettings crl;
+    EnosConfig enos;
 };
 
 // Reads a TOML file (CLI11's reader) over the defaults. Unknown keys, wrong types and values

@@ -228,9 +228,14 @@ int run_serve(const Options& o) {
     add_crl_metrics(metrics, publisher, clock);
 
     api::add_v1_routes(service.api_server(), engine);
+    ca::AppCredentials apps(store, clock, rng, identity.certificate, identity.key,
+                            {config.enos.token_lifetime, config.enos.timestamp_window});
+    api::add_enos_routes(service.api_server(), engine, apps, {config.enos.org_id, config.public_url + "/ca.pem"});
     for (auto* server : {&service.api_server(), &service.public_server()}) {
         api::add_download_routes(*server, engine, server == &service.api_server());
-        api::add_crl_routes(*server, publisher, clock, config.crl.cache_max_age, {"/crl"});
+        api::add_crl_routes(*server, publisher, clock, config.crl.cache_max_age, {"/crl", "/enos/CA/crl/RSA"},
+                            {"/crl.pem"});
+        api::add_enos_downloads(*server, engine);
     }
 
     Maintenance maintenance([&] {

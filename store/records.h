@@ -131,4 +131,21 @@ struct EnrollmentToken {
     std::optional<Time> used_at;
 };
 
+// An application of the EnOS-style API gateway scheme.
+struct AppRecord {
+    std::string app_key;
+    std::string name;
+    Role role = Role::hub;
+    std::vector<uint8_t> sealed_secret;
+    Time created_at{};
+    std::string created_by;
+};
+
+struct AccessTokenRecord {
+    std::string token_sha256;
+    std::string app_key;
+    Time issued_at{};
+    Time expires_at{};
+};
+
 }  // namespace edgeca::store

@@ -132,6 +132,27 @@ CREATE INDEX certificates_revoked ON certificates(revoked_at, serial, revocation
 -- whether a revocation is missing from it.
 ALTER TABLE crls ADD COLUMN revocations INTEGER NOT NULL DEFAULT 0;
 )sql"},
+        {4, "EnOS-compatible surface: applications and their access tokens", R"sql(
+-- Application credentials for the EnOS API gateway scheme. The secret is sealed (RSA-OAEP)
+-- under the issuing CA's public key: only the running service can open it.
+CREATE TABLE apps (
+    app_key TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    role TEXT NOT NULL CHECK (role IN ('admin', 'hub')),
+    sealed_secret BLOB NOT NULL,
+    created_at INTEGER NOT NULL,
+    created_by TEXT NOT NULL
+);
+
+-- Access tokens handed out by /apim-token-service/v2.0/token/get; only their SHA-256 is kept.
+CREATE TABLE access_tokens (
+    token_sha256 TEXT PRIMARY KEY,
+    app_key TEXT NOT NULL REFERENCES apps(app_key) ON DELETE CASCADE,
+    issued_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+);
+CREATE INDEX access_tokens_expiry ON access_tokens(expires_at);
+)sql"},
     };
     return all;
 }

@@ -65,6 +65,9 @@ public:
     std::optional<AccessGrant> access_grant(const std::string& fingerprint_sha256) const;
     std::vector<AccessGrant> access_grants() const;
     std::optional<EnrollmentToken> enrollment_token(const std::string& token_sha256) const;
+    std::optional<AppRecord> app(const std::string& app_key) const;
+    std::vector<AppRecord> apps() const;
+    std::optional<AccessTokenRecord> access_token(const std::string& token_sha256) const;
     struct IdempotentRequest {
         std::string request_sha256;
         int64_t certificate_id = 0;
@@ -107,6 +110,13 @@ public:
     // Inserts or replaces the grant of this fingerprint.
     void grant_access(const AccessGrant& grant);
     bool revoke_access(const std::string& fingerprint_sha256);
+    // Throws StoreError with constraint_violation() when the key or the name is taken.
+    void insert_app(const AppRecord& app);
+    // Removes the application and its access tokens; false when there was none.
+    bool delete_app(const std::string& app_key);
+    void insert_access_token(const AccessTokenRecord& token);
+    // Forgets tokens that expired before `now`.
+    void delete_expired_access_tokens(Time now);
     void record_idempotent_request(const std::string& requester, const std::string& key,
                                    const std::string& request_sha256, int64_t certificate_id,
                                    Time now);
