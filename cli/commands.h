@@ -20,5 +20,7 @@ std::vector<Command> add_issuer_commands(CLI::App& app);
 std::vector<Command> add_admin_commands(CLI::App& app);
 // serve
 std::vector<Command> add_serve_command(CLI::App& app);
+// quickstart
+std::vector<Command> add_quickstart_command(CLI::App& app);
 
 }  // namespace edgeca::cli

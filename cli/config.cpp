@@ -52,7 +52,12 @@ struct Reader {
         invalid(source, key(), "must be true or false");
     }
     std::chrono::seconds duration(std::chrono::seconds min, std::chrono::seconds max) const {
-        auto value = parse_duration(string(), key());
+        std::chrono::seconds value{};
+        try {
+            value = parse_duration(string(), key());
+        } catch (const ca::Error& e) {
+            invalid(source, key(), fmt::format("is not a duration such as \"90s\", \"15m\", \"2h\" or \"7d\""));
+        }
         if (value < min || value > max) {
             invalid(source, key(), fmt::format("must be between {}s and {}s", min.count(), max.count()));
         }

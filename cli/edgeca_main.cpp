@@ -23,7 +23,8 @@ int main(int argc, char** argv) {
         "See docs/cli.md, docs/api.md and docs/configuration.md.");
 
     std::vector<Command> commands;
-    for (auto group : {add_issuer_commands(app), add_admin_commands(app), add_serve_command(app)}) {
+    for (auto group : {add_issuer_commands(app), add_admin_commands(app), add_serve_command(app),
+                       add_quickstart_command(app)}) {
         commands.insert(commands.end(), group.begin(), group.end());
     }
     try {

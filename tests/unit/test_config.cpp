@@ -1,0 +1,87 @@
+// tests/unit/test_config.cpp — edgeca.toml: defaults, the sample files, and strictness.
+#include <doctest/doctest.h>
+
+#include <sstream>
+
+#include "ca/errors.h"
+#include "cli/config.h"
+#include "tests/unit/test_support.h"
+
+using namespace edgeca;
+using namespace std::chrono_literals;
+
+namespace {
+
+cli::ServiceConfig parse(const std::string& text) {
+    std::istringstream in(text);
+    return cli::parse_config(in, "test.toml");
+}
+
+std::string refusal(const std::string& text) {
+    try {
+        parse(text);
+    } catch (const ca::Error& e) {
+        CHECK(e.code() == "config_invalid");
+        return e.what();
+    }
+    return "accepted";
+}
+
+}  // namespace
+
+TEST_CASE("an empty file gives the documented defaults") {
+    auto c = parse("");
+    CHECK(c.listen == "127.0.0.1:8443");
+    CHECK(c.public_listen == "127.0.0.1:8080");
+    CHECK(c.hostnames == std::vector<std::string>{"localhost", "127.0.0.1"});
+    CHECK(c.max_body_bytes == 65536);
+    CHECK(c.policy.edge.default_validity_days == 730);
+    CHECK(c.policy.hub_allowed_domains.empty());
+    CHECK(c.crl.publish_delay == 5s);
+    CHECK(c.crl.validity == 24h);
+    CHECK(c.enos.token_lifetime == 7200s);
+}
+
+TEST_CASE("the file edgeca init writes, and the sample in pki-samples, are valid") {
+    auto c = parse(cli::default_config_text());
+    CHECK(c.policy.hub_allowed_domains == std::vector<std::string>{"localhost"});
+    auto sample = cli::load_config(std::filesystem::path(EDGECA_SOURCE_DIR) / "pki-samples" / "edgeca.toml");
+    CHECK(sample.public_url == "http://ca.iot.example.com:8080");
+    CHECK(sample.policy.edge.max_validity_days == 1095);
+    CHECK(sample.policy.hub_allowed_domains == std::vector<std::string>{"hub.iot.example.com"});
+    CHECK(sample.crl.refresh_before == 8h);
+    CHECK(sample.enos.org_id == "o15724268424841");
+    CHECK(sample.policy.backdate == 5min);
+}
+
+TEST_CASE("unknown keys, wrong types and values out of range are refused, naming the key") {
+    CHECK(refusal("lissten = \"x\"").find("'lissten' is not a setting") != std::string::npos);
+    CHECK(refusal("[profiles.edge]\nmax_validity_days = \"long\"").find("must be an integer") != std::string::npos);
+    CHECK(refusal("[profiles.edge]\nmax_validity_days = 0").find("between 1 and 36500") != std::string::npos);
+    CHECK(refusal("[crl]\npublish_delay = \"soon\"").find("not a duration") != std::string::npos);
+    CHECK(refusal("[crl]\nvalidity = \"1h\"\nrefresh_before = \"2h\"").find("shorter than crl.validity") != std::string::npos);
+    CHECK(refusal("[profiles.hub]\ndefault_validity_days = 900").find("larger than max_validity_days") != std::string::npos);
+    CHECK(refusal("tls_cert = \"a.pem\"").find("together") != std::string::npos);
+    CHECK(refusal("max_body_bytes = 10").find("between") != std::string::npos);
+}
+
+TEST_CASE("durations") {
+    CHECK(cli::parse_duration("90s", "x") == 90s);
+    CHECK(cli::parse_duration("15m", "x") == 15min);
+    CHECK(cli::parse_duration("2h", "x") == 2h);
+    CHECK(cli::parse_duration("7d", "x") == std::chrono::hours(168));
+    CHECK(cli::parse_duration("30", "x") == 30s);
+    for (const char* bad : {"", "h", "1.5h", "-1s", "1w", "9999999999s"}) {
+        CHECK_THROWS_AS(cli::parse_duration(bad, "x"), ca::Error);
+    }
+}
+
+TEST_CASE("certificate URLs default to the public listener") {
+    auto c = parse("public_listen = \"0.0.0.0:8080\"\nhostnames = [\"ca.example.com\"]");
+    cli::apply_default_urls(c);
+    CHECK(c.policy.crl_urls == std::vector<std::string>{"http://ca.example.com:8080/crl"});
+    CHECK(c.policy.ca_issuer_urls == std::vector<std::string>{"http://ca.example.com:8080/ca.cer"});
+    auto d = parse("public_url = \"http://crl.example.com/\"");
+    cli::apply_default_urls(d, 9999);
+    CHECK(d.policy.crl_urls == std::vector<std::string>{"http://crl.example.com/crl"});
+}
