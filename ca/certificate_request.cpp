@@ -7,6 +7,7 @@
 
 #include "ca/encoding.h"
 #include "ca/errors.h"
+#include "ca/files.h"
 
 namespace edgeca::ca {
 
@@ -28,41 +29,42 @@ CertificateRequest CertificateRequest::parse(std::span<const uint8_t> bytes) {
 
     try {
         // Botan 2.19 verifies the self-signature inside this constructor, before the request
-        // can be read at all; its refusal says "Bad signature".
+        // can be read at all: nothing of a CSR whose proof of possession fails is looked at.
         csr.request_ = std::make_unique<Botan::PKCS10_Request>(csr.der_);
+        csr.public_key_.reset(csr.request_->subject_public_key());
     } catch (const std::exception& e) {
-        if (std::string_view(e.what()).find("Bad signature") != std::string_view::npos) {
+        // Botan's messages describe its parser; the answer names what is wrong with the input.
+        const std::string_view why = e.what();
+        if (why.find("Bad signature") != std::string_view::npos) {
             throw Error(ErrorKind::bad_input, "csr_signature_invalid",
                         "the CSR's signature does not verify with its own public key: it was "
                         "altered, or not signed by the key it carries");
         }
+        if (why.find("Invalid RSA public key parameters") != std::string_view::npos) {
+            throw Error(ErrorKind::policy, "key_invalid",
+                        "the CSR's key is not a valid RSA key (even modulus or bad exponent)");
+        }
+        if (why.find("public key") != std::string_view::npos) {
+            throw Error(ErrorKind::bad_input, "csr_malformed",
+                        "the CSR's public key cannot be decoded");
+        }
         throw Error(ErrorKind::bad_input, "csr_malformed",
-                    fmt::format("the CSR is not a valid PKCS#10 request: {}", e.what()));
-    }
-    try {
-        csr.public_key_.reset(csr.request_->subject_public_key());
-    } catch (const std::exception& e) {
-        throw Error(ErrorKind::bad_input, "csr_malformed",
-                    fmt::format("the CSR's public key cannot be read: {}", e.what()));
-    }
-
-    // Proof of possession first: nothing of a CSR whose signature fails is looked at further.
-    // (Checked again here so that the order does not hang on Botan's constructor.)
-    Botan::Certificate_Status_Code status;
-    try {
-        status = csr.request_->verify_signature(*csr.public_key_);
-    } catch (const std::exception& e) {
-        throw Error(ErrorKind::bad_input, "csr_signature_invalid",
-                    fmt::format("the CSR's signature cannot be verified: {}", e.what()));
-    }
-    if (status != Botan::Certificate_Status_Code::VERIFIED) {
-        throw Error(ErrorKind::bad_input, "csr_signature_invalid",
-                    fmt::format("the CSR's signature does not verify with its own public key "
-                                "({})",
-                                Botan::to_string(status)));
+                    "the CSR is not a valid PKCS#10 certification request");
     }
     csr.public_key_info_ = Botan::X509::BER_encode(*csr.public_key_);
     return csr;
+}
+
+std::vector<uint8_t> CertificateRequest::read(const std::filesystem::path& path) {
+    std::string content;
+    try {
+        content = read_file(path, "the CSR", max_bytes);
+    } catch (const Error& e) {
+        if (e.kind() != ErrorKind::too_large) throw;
+        throw Error(ErrorKind::too_large, "csr_too_large",
+                    fmt::format("the CSR {} is larger than the {} bytes accepted", path.string(), max_bytes));
+    }
+    return {content.begin(), content.end()};
 }
 
 std::vector<std::string> CertificateRequest::requested_dns_names() const {

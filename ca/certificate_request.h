@@ -5,6 +5,7 @@
 #include <botan/pkcs10.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <span>
 #include <string>
@@ -23,6 +24,8 @@ public:
     // Only framing and signature are checked here; the key policy and the subject rules are
     // the caller's next steps.
     static CertificateRequest parse(std::span<const uint8_t> bytes);
+    // The bytes of a CSR file, refusing more than max_bytes as "csr_too_large".
+    static std::vector<uint8_t> read(const std::filesystem::path& path);
 
     const Botan::Public_Key& public_key() const { return *public_key_; }
     std::shared_ptr<const Botan::Public_Key> shared_public_key() const { return public_key_; }

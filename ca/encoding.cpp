@@ -42,7 +42,7 @@ std::vector<PemBlock> decode_pem_blocks(std::string_view text, std::string_view 
     if (rest.empty()) bad(what, "is empty");
     while (!rest.empty()) {
         if (!rest.starts_with(begin_marker)) {
-            bad(what, blocks.empty() ? "is not PEM: it does not start with '-----BEGIN'"
+            bad(what, blocks.empty() ? "has text before its PEM block (only the block is accepted)"
                                      : "has data after its last PEM block");
         }
         rest.remove_prefix(begin_marker.size());
@@ -111,8 +111,10 @@ std::string encode_pem(std::span<const uint8_t> der, std::string_view label) {
 }
 
 bool looks_like_pem(std::span<const uint8_t> bytes) {
+    // Anything holding a BEGIN line is meant as PEM: text around a block (`openssl req -text`
+    // output) is then reported as a PEM problem, not as broken DER.
     std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-    return skip_space(text).starts_with("-----BEGIN");
+    return text.find("-----BEGIN ") != std::string_view::npos;
 }
 
 void require_single_der_object(std::span<const uint8_t> der, std::string_view what) {

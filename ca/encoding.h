@@ -26,7 +26,7 @@ std::vector<uint8_t> decode_single_pem(std::string_view text,
 
 std::string encode_pem(std::span<const uint8_t> der, std::string_view label);
 
-// True when the bytes, after leading whitespace, start a PEM block.
+// True when the bytes hold a PEM BEGIN line anywhere (they are then decoded, strictly, as PEM).
 bool looks_like_pem(std::span<const uint8_t> bytes);
 
 // Refuses anything but exactly one complete DER object: no trailing bytes, no truncation.

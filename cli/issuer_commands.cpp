@@ -167,8 +167,7 @@ int run_issue(const Options& o) {
                         fmt::format("profile '{}' is not one of edge, hub, client", o.profile));
     }
     ca::IssuanceRequest request;
-    auto csr = ca::read_file(o.csr, "the CSR", ca::CertificateRequest::max_bytes);
-    request.csr.assign(csr.begin(), csr.end());
+    request.csr = ca::CertificateRequest::read(o.csr);
     request.profile = *profile;
     request.product_key = o.product_key;
     request.device_key = o.device_key;

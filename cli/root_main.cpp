@@ -156,7 +156,7 @@ ca::RootAuthority open_root(const RootPaths& paths, store::Store& store, const O
 
 int run_sign_intermediate(const Options& o) {
     auto paths = existing_root(o.dir);
-    auto csr = ca::read_file(o.csr, "the CSR", ca::CertificateRequest::max_bytes);
+    auto csr = ca::CertificateRequest::read(o.csr);
     if (std::filesystem::exists(o.out)) {
         throw ca::Error(ca::ErrorKind::conflict, "file_exists",
                         fmt::format("{} already exists; choose another --out", o.out.string()));
@@ -165,7 +165,7 @@ int run_sign_intermediate(const Options& o) {
     ca::SystemClock clock;
     Botan::System_RNG rng;
     auto root = open_root(paths, store, o, clock, rng);
-    auto certificate = root.sign_intermediate(ca::as_bytes(csr), o.intermediate_days,
+    auto certificate = root.sign_intermediate(csr, o.intermediate_days,
                                               local_actor());
     // Recorded in the store already; only now does the certificate leave the tool.
     auto der = certificate.BER_encode();
