@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <iostream>
+#include <sstream>
 
 #include "ca/certificate_facts.h"
 #include "ca/certificate_request.h"
@@ -256,13 +257,23 @@ int run_crl(const Options& o) {
     IssuerDirectory d{o.dir};
     d.require_installed();
     auto config = d.load_config(o.config);
+    apply_default_urls(config);
     auto store = d.open_store();
     auto identity = d.load_identity(read_passphrase(issuer_passphrase(o.passphrase_file), false));
     ca::SystemClock clock;
     Botan::System_RNG rng;
     const auto now = clock.now();
+    // The URLs the service last wrote into certificates, else those of the settings.
+    std::vector<std::string> points = config.policy.crl_urls;
+    if (auto recorded = store.read([](const store::Reader& r) { return r.meta("crl_distribution_points"); })) {
+        points.clear();
+        std::istringstream lines(*recorded);
+        for (std::string line; std::getline(lines, line);) {
+            if (!line.empty()) points.push_back(line);
+        }
+    }
     auto crl = crl::sign_crl(store, identity.certificate, *identity.key, now, now + config.crl.validity,
-                             config.crl.history, rng, local_actor());
+                             config.crl.history, rng, local_actor(), points);
     crl::write_crl_files(d.crl(), crl);
     if (o.out) ca::write_file_atomically(*o.out, crl.pem, 0644);
     std::cout << fmt::format("CRL {} signed: {} entries, next update {}; written to {}{}\n", crl.number,

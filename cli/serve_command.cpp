@@ -6,6 +6,7 @@
 #include <botan/pkcs8.h>
 #include <botan/system_rng.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -200,6 +201,11 @@ int run_serve(const Options& o) {
     service.bind(api_endpoint, public_endpoint);
     apply_default_urls(config, service.public_port());
 
+    // The CRL URLs go into every certificate and into the CRL's Issuing Distribution Point;
+    // `edgeca crl` signs with the same ones, from the store.
+    store.write([&](store::Writer& w) {
+        w.set_meta("crl_distribution_points", fmt::format("{}", fmt::join(config.policy.crl_urls, "\n")));
+    });
     ca::IssuingAuthority authority(store, clock, rng, config.policy, identity);
     ca::Revoker revoker(store, clock);
     ca::DeviceRegistry registry(store, clock, rng);
@@ -222,7 +228,7 @@ int run_serve(const Options& o) {
     }
 
     crl::CrlPublisher publisher(store, clock, rng, identity.certificate, *identity.key, d.crl(),
-                                {config.crl.publish_delay, config.crl.validity,
+                                {config.policy.crl_urls, config.crl.publish_delay, config.crl.validity,
                                  config.crl.refresh_before, config.crl.history});
     publisher.start();
     add_crl_metrics(metrics, publisher, clock);

@@ -13,10 +13,36 @@ namespace {
 
 const Botan::OID reason_code_oid("2.5.29.21");
 
+// IssuingDistributionPoint ::= SEQUENCE { distributionPoint [0] { fullName [0] { URI... } } }
+class IssuingDistributionPoint final : public Botan::Certificate_Extension {
+public:
+    explicit IssuingDistributionPoint(std::vector<std::string> urls) : urls_(std::move(urls)) {}
+    Botan::OID oid_of() const override { return Botan::OID("2.5.29.28"); }
+    std::string oid_name() const override { return "X509v3.CRLIssuingDistributionPoint"; }
+    Certificate_Extension* copy() const override { return new IssuingDistributionPoint(urls_); }
+    void contents_to(Botan::Data_Store&, Botan::Data_Store&) const override {}
+
+private:
+    std::vector<uint8_t> encode_inner() const override {
+        std::vector<uint8_t> out;
+        Botan::DER_Encoder der(out);
+        der.start_cons(Botan::SEQUENCE)
+            .start_cons(Botan::ASN1_Tag(0), Botan::CONTEXT_SPECIFIC)
+            .start_cons(Botan::ASN1_Tag(0), Botan::CONTEXT_SPECIFIC);
+        for (const auto& url : urls_) der.add_object(Botan::ASN1_Tag(6), Botan::CONTEXT_SPECIFIC, url);
+        der.end_cons().end_cons().end_cons();
+        return out;
+    }
+    void decode_inner(const std::vector<uint8_t>&) override {}
+
+    std::vector<std::string> urls_;
+};
+
 }  // namespace
 
-CrlBuilder::CrlBuilder(const Botan::X509_Certificate& issuer, const Botan::Private_Key& key)
-    : issuer_(issuer), key_(key) {}
+CrlBuilder::CrlBuilder(const Botan::X509_Certificate& issuer, const Botan::Private_Key& key,
+                       std::vector<std::string> distribution_points)
+    : issuer_(issuer), key_(key), distribution_points_(std::move(distribution_points)) {}
 
 void CrlBuilder::add(const store::RevokedEntry& entry) {
     Botan::DER_Encoder der(encoded_entries_);
@@ -46,6 +72,9 @@ std::vector<uint8_t> CrlBuilder::sign(int64_t number, ca::Time this_update, ca::
     Botan::Extensions extensions;
     extensions.add(new Botan::Cert_Extension::Authority_Key_ID(issuer_.subject_key_id()));
     extensions.add(new Botan::Cert_Extension::CRL_Number(static_cast<size_t>(number)));
+    if (!distribution_points_.empty()) {
+        extensions.add(new IssuingDistributionPoint(distribution_points_), /*critical=*/true);
+    }
 
     Botan::secure_vector<uint8_t> tbs;
     Botan::DER_Encoder der(tbs);

@@ -17,9 +17,10 @@ constexpr int number_attempts = 5;
 
 PublishedCrl sign_crl(store::Store& store, const Botan::X509_Certificate& issuer,
                       const Botan::Private_Key& key, ca::Time this_update, ca::Time next_update,
-                      int history, Botan::RandomNumberGenerator& rng, const std::string& actor) {
+                      int history, Botan::RandomNumberGenerator& rng, const std::string& actor,
+                      const std::vector<std::string>& distribution_points) {
     for (int attempt = 1;; ++attempt) {
-        CrlBuilder builder(issuer, key);
+        CrlBuilder builder(issuer, key, distribution_points);
         PublishedCrl crl;
         store.read([&](const store::Reader& r) {
             crl.revocations = r.revocation_counter();
@@ -146,7 +147,8 @@ void CrlPublisher::publish() {
         due_.reset();
     }
     auto crl = std::make_shared<PublishedCrl>(sign_crl(store_, issuer_, key_, now, now + schedule_.validity,
-                                                       schedule_.history, rng_, "edgeca:crl"));
+                                                       schedule_.history, rng_, "edgeca:crl",
+                                                       schedule_.distribution_points));
     write_crl_files(directory_, *crl);
     std::lock_guard lock(mutex_);
     current_ = std::move(crl);

@@ -117,6 +117,14 @@ class RootCeremony:
         return [line.split()[0] for line in result.stdout.splitlines()[1:] if line.strip()]
 
 
+def assert_crl_signed_by(path, cafile, der=False):
+    """`openssl crl -CAfile` exits 0 even when the signature fails (OpenSSL 3.0): read its verdict."""
+    result = run(["openssl", "crl", "-in", path, "-noout", "-CAfile", cafile, *(["-inform", "DER"] if der else [])])
+    verdict = result.stdout + result.stderr
+    if "verify OK" not in verdict:
+        raise AssertionError(f"the CRL {path} does not verify under {cafile}: {verdict}")
+
+
 def x509_text(path):
     return openssl("x509", "-in", path, "-noout", "-text").stdout
 

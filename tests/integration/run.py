@@ -9,6 +9,10 @@ import unittest
 
 
 class CountingResult(unittest.TextTestResult):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.failed_ids = set()
+
     def startTest(self, test):
         self._started = time.monotonic()
         super().startTest(test)
@@ -20,19 +24,29 @@ class CountingResult(unittest.TextTestResult):
 
     def addSuccess(self, test):
         unittest.TestResult.addSuccess(self, test)
-        self._line("ok", test)
+        self._line("FAIL" if test.id() in self.failed_ids else "ok", test)
 
     def addFailure(self, test, err):
         unittest.TestResult.addFailure(self, test, err)
+        self.failed_ids.add(test.id())
         self._line("FAIL", test)
 
     def addError(self, test, err):
         unittest.TestResult.addError(self, test, err)
+        self.failed_ids.add(test.id())
         self._line("ERROR", test)
+
+    def addSubTest(self, test, subtest, err):
+        # A failing subtest fails its test, once: the test's own line says FAIL.
+        super().addSubTest(test, subtest, err)
+        if err is not None:
+            self.failed_ids.add(test.id())
+            self.stream.write(f"FAIL  {subtest.id()}\n")
 
     def addSkip(self, test, reason):
         # A skipped test proves nothing: it counts as a failure.
         unittest.TestResult.addFailure(self, test, (AssertionError, AssertionError(f"skipped: {reason}"), None))
+        self.failed_ids.add(test.id())
         self._line("SKIP", test)
 
 
@@ -52,7 +66,8 @@ def main():
     suite = loader.discover(here, pattern="test_*.py", top_level_dir=here)
     runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=0, resultclass=CountingResult)
     result = runner.run(suite)
-    failed = len(result.failures) + len(result.errors)
+    # A test counts once: failed when it, or any of its subtests, failed or errored.
+    failed = len(result.failed_ids)
     passed = result.testsRun - failed
     print(f"integration: {passed} passed, {failed} failed")
     if args.counts_file:

@@ -8,8 +8,8 @@ import time
 import unittest
 import urllib.request
 
-from harness import (IssuingCA, SERVICE_CONFIG, SharedWorkspace, TempDirTestCase, binary,
-                     extension_block, openssl, run, x509_text)
+from harness import (IssuingCA, SERVICE_CONFIG, SharedWorkspace, TempDirTestCase, assert_crl_signed_by,
+                     binary, extension_block, openssl, run, x509_text)
 
 CRL_CONFIG = SERVICE_CONFIG + """
 [crl]
@@ -101,7 +101,7 @@ class RevocationServiceTest(CrlMixin, unittest.TestCase):
         self.assertIsNotNone(entry, text)
         self.assertEqual(entry.group(2).strip(), "Key Compromise")
         # The CRL verifies under the issuing CA, and GnuTLS reads the same number and dates.
-        openssl("crl", "-in", after, "-noout", "-CAfile", self.ca.chain_pem)
+        assert_crl_signed_by(after, self.ca.chain_pem)
         info = run(["certtool", "--crl-info", "--infile", after]).stdout
         self.assertIn(f"CRL Number (not critical): {self.crl_number(after):02x}", info)
         self.assertRegex(info, rf"Serial Number \(hex\): {serial}")
@@ -212,7 +212,7 @@ class RevocationServiceTest(CrlMixin, unittest.TestCase):
             self.assertEqual(response.headers["Content-Type"], "application/pkix-crl")
             der = response.read()
         crl = self.space.write("from-cdp.der", der)
-        openssl("crl", "-inform", "DER", "-in", crl, "-noout", "-CAfile", self.ca.chain_pem)
+        assert_crl_signed_by(crl, self.ca.chain_pem, der=True)
         status, _, text = self.ca.request("GET", "/metrics")
         text = text.decode()
         number = int(float(re.search(r"^edgeca_crl_number (\S+)$", text, re.M).group(1)))
@@ -290,7 +290,7 @@ class RootRevocationTest(CrlMixin, TempDirTestCase):
         ceremony = ca.ceremony
         root_crl = self.path("root-crl.pem")
         self.assertExit(ceremony.root("crl", "--dir", ceremony.dir, "--out", root_crl), 0)
-        openssl("crl", "-in", root_crl, "-noout", "-CAfile", ca.root_pem)
+        assert_crl_signed_by(root_crl, ca.root_pem)
         chain = ["openssl", "verify", "-crl_check_all", "-CAfile", ca.root_pem, "-untrusted", ca.certificate,
                  "-CRLfile", issuer_crl, "-CRLfile", root_crl, edge]
         self.assertEqual(run(chain).returncode, 0, run(chain).stdout)

@@ -58,6 +58,17 @@ TEST_CASE("a CRL carries number, dates, AKI and per entry the revocation date an
     CHECK(crl.signature_algorithm().get_oid().to_formatted_string() == "RSA/EMSA3(SHA-256)");
 }
 
+TEST_CASE("the issuing CA's CRL names its distribution point, critical; the root's names none") {
+    test::IssuerFixture f;
+    crl::CrlBuilder with_points(f.identity.certificate, *f.issuer_key, {"http://ca.example.com/crl"});
+    Botan::X509_CRL crl(with_points.sign(1, f.clock.now(), f.clock.now() + 1h, test::rng()));
+    CHECK(crl.crl_issuing_distribution_point().find("http://ca.example.com/crl") != std::string::npos);
+    CHECK(crl.extensions().critical_extension_set(Botan::OID("2.5.29.28")));
+    crl::CrlBuilder without(f.identity.certificate, *f.issuer_key);
+    Botan::X509_CRL plain(without.sign(2, f.clock.now(), f.clock.now() + 1h, test::rng()));
+    CHECK_FALSE(plain.extensions().extension_set(Botan::OID("2.5.29.28")));
+}
+
 TEST_CASE("an empty CRL leaves revokedCertificates out and still verifies") {
     test::IssuerFixture f;
     crl::CrlBuilder builder(f.identity.certificate, *f.issuer_key);
