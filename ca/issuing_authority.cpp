@@ -220,12 +220,16 @@ void IssuingAuthority::check_clock(Time now) const {
                                 "issuing CA's notBefore ({}); fix the clock",
                                 to_rfc3339(now), to_rfc3339(issuer_not_before)));
     }
+    // The latest issuance is read before the clock: any issuance committed by then took its time
+    // before this reading, so a clock that did not go back reads no earlier. (Comparing with a
+    // time taken before the read would refuse requests racing past a second boundary.)
     auto latest = store_.read([](const store::Reader& r) { return r.latest_issued_at(); });
-    if (latest && now < *latest) {
+    const Time checked = std::max(now, clock_.now());
+    if (latest && checked < *latest) {
         throw Error(ErrorKind::unavailable, "clock_behind",
                     fmt::format("refusing to issue: the system clock ({}) is earlier than the "
                                 "latest issuance recorded ({}); the clock went back",
-                                to_rfc3339(now), to_rfc3339(*latest)));
+                                to_rfc3339(checked), to_rfc3339(*latest)));
     }
     const Time issuer_not_after = to_time(issuer_.certificate.not_after());
     if (now >= issuer_not_after) {
