@@ -328,6 +328,28 @@ TEST_CASE("the clock guard refuses to issue when the clock went back") {
     CHECK(f.certificate_count() == 1);
 }
 
+TEST_CASE("a request that took its time before another one committed a later issuance is not refused") {
+    // Request A reads the clock (T), request B commits an issuance at T+1, A checks the clock
+    // guard: the clock did not go back, A must pass.
+    struct Sequence final : ca::Clock {
+        mutable std::vector<ca::Time> times;
+        ca::Time now() const override {
+            ca::Time t = times.front();
+            if (times.size() > 1) times.erase(times.begin());
+            return t;
+        }
+    };
+    test::IssuerFixture f;
+    f.register_device("SN-1");
+    const auto t = f.clock.now() + 1h;
+    f.clock.set(t + 1s);
+    f.authority.issue(f.hub, f.edge_request(test::rsa_key(), "SN-1", "edge-1"));  // B, at T+1
+    Sequence clock;
+    clock.times = {t, t + 1s};
+    ca::IssuingAuthority racing(f.store, clock, test::rng(), f.policy, f.identity);
+    CHECK_NOTHROW(racing.issue(f.hub, f.edge_request(test::rsa_key(), "SN-1", "edge-1")));  // A
+}
+
 TEST_CASE("validity is clamped to the issuing CA's notAfter") {
     test::IssuerFixture f;
     f.register_device("SN-1");
