@@ -89,13 +89,14 @@ const Botan::OID client_auth("1.3.6.1.5.5.7.3.2");
 
 }  // namespace
 
-std::vector<uint8_t> key_identifier(const Botan::Public_Key& key) {
+std::vector<uint8_t> key_identifier(const PublicKeyInfo& key) {
     auto sha1 = Botan::HashFunction::create_or_throw("SHA-1");
-    auto bits = key.public_key_bits();
-    sha1->update(bits);
+    sha1->update(key.key_bits);
     auto digest = sha1->final();
     return {digest.begin(), digest.end()};
 }
+
+std::vector<uint8_t> key_identifier(const Botan::Public_Key& key) { return key_identifier(PublicKeyInfo::of(key)); }
 
 Botan::Extensions profile_extensions(const ExtensionInputs& in) {
     using namespace Botan::Cert_Extension;

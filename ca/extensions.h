@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ca/profile.h"
+#include "ca/public_key_info.h"
 
 namespace edgeca::ca {
 
@@ -31,6 +32,7 @@ struct ExtensionInputs {
 Botan::Extensions profile_extensions(const ExtensionInputs& inputs);
 
 // RFC 5280 method 1: SHA-1 of the subjectPublicKey BIT STRING's content.
+std::vector<uint8_t> key_identifier(const PublicKeyInfo& key);
 std::vector<uint8_t> key_identifier(const Botan::Public_Key& key);
 
 }  // namespace edgeca::ca

@@ -67,23 +67,23 @@ std::string request_digest(const IssuanceRequest& r, const std::vector<uint8_t>&
 void check_key_and_name(const store::Reader& reader, Profile profile, const std::string& spki_sha256,
                         const std::string& common_name,
                         const std::optional<std::string>& device_key, Time now) {
-    for (const auto& earlier : reader.certificates_with_key(spki_sha256)) {
-        if (earlier.revocation_reason == reason_key_compromise) {
+    if (auto binding = reader.key_binding(spki_sha256)) {
+        if (binding->compromised_at) {
             throw Error(ErrorKind::policy, "key_compromised",
-                        fmt::format("this public key was revoked for keyCompromise (certificate "
-                                    "{}); make a new key pair",
-                                    to_hex(earlier.serial)));
+                        fmt::format("this public key was revoked for keyCompromise at {}; make a "
+                                    "new key pair",
+                                    to_rfc3339(*binding->compromised_at)));
         }
-        bool same_subject = earlier.profile == to_string(profile) &&
-                            (profile == Profile::edge ? earlier.device_key == device_key
-                                                      : earlier.common_name == common_name);
+        bool same_subject = binding->profile == to_string(profile) &&
+                            (profile == Profile::edge ? binding->device_key == device_key
+                                                      : binding->common_name == common_name);
         if (!same_subject) {
             throw Error(ErrorKind::policy, "key_reused",
-                        fmt::format("this public key is already certified for {} (certificate "
-                                    "{}); every device needs its own key pair",
-                                    earlier.device_key ? fmt::format("device '{}'", *earlier.device_key)
-                                                       : fmt::format("'{}'", earlier.subject),
-                                    to_hex(earlier.serial)));
+                        fmt::format("this public key is already certified for {}; every device "
+                                    "needs its own key pair",
+                                    binding->device_key ? fmt::format("device '{}'", *binding->device_key)
+                                                        : fmt::format("'{}' ({})", binding->common_name,
+                                                                      binding->profile)));
         }
     }
     if (profile == Profile::edge) {
@@ -108,8 +108,7 @@ std::string token_digest(const std::string& token) { return sha256_hex(as_bytes(
 
 struct IssuingAuthority::Decision {
     std::optional<CertificateRequest> csr;  // absent when renewing with the earlier key
-    std::shared_ptr<const Botan::Public_Key> public_key;
-    std::vector<uint8_t> public_key_info;
+    PublicKeyInfo key;
     Botan::X509_DN subject;
     std::string common_name;
     std::string spki_sha256;
@@ -128,12 +127,13 @@ struct IssuingAuthority::Decision {
 
 IssuingAuthority::IssuingAuthority(store::Store& store, const Clock& clock,
                                    Botan::RandomNumberGenerator& rng, IssuancePolicy policy,
-                                   IssuerIdentity issuer)
+                                   IssuerIdentity issuer, SignatureVerifier verifier)
     : store_(store),
       clock_(clock),
       rng_(rng),
       policy_(std::move(policy)),
-      issuer_(std::move(issuer)) {}
+      issuer_(std::move(issuer)),
+      verifier_(std::move(verifier)) {}
 
 IssuedCertificate IssuingAuthority::issue(const Caller& caller, const IssuanceRequest& request) {
     const Time now = clock_.now();
@@ -307,22 +307,20 @@ IssuingAuthority::Decision IssuingAuthority::decide(const Caller& caller,
     std::optional<store::CertificateRecord> original;
     if (r.renewal_of) original = renewal_original(r, now);
     if (!r.csr.empty() || !original) {
-        d.csr = CertificateRequest::parse(r.csr);
-        d.public_key = d.csr->shared_public_key();
-        d.public_key_info = d.csr->public_key_info();
-        KeyPolicy::check(*d.public_key, "the CSR's key");
+        d.csr = CertificateRequest::parse(r.csr, verifier_);
+        d.key = d.csr->key_info();
+        KeyPolicy::check(d.key, "the CSR's key");
         d.subject = build_subject(attributes_of(d.csr->subject()));
         d.request_sha256 = request_digest(r, d.csr->der());
     } else {
         Botan::X509_Certificate certificate(original->der);
-        d.public_key = certificate.load_subject_public_key();
-        d.public_key_info = certificate.subject_public_key_info();
-        KeyPolicy::check(*d.public_key, "the renewed certificate's key");
+        d.key = PublicKeyInfo::decode(certificate.subject_public_key_info());
+        KeyPolicy::check(d.key, "the renewed certificate's key");
         d.subject = build_subject(attributes_of(certificate.subject_dn()));
         d.request_sha256 = request_digest(r, original->der);
     }
     d.common_name = common_name_of(d.subject);
-    d.spki_sha256 = sha256_hex(d.public_key_info);
+    d.spki_sha256 = sha256_hex(d.key.der);
     if (token) d.token_sha256 = token->token_sha256;
 
     // 3. The profile's rules.
@@ -450,7 +448,7 @@ IssuedCertificate IssuingAuthority::sign_and_record(const Caller& caller,
                                                     const Decision& d, Time now) {
     Botan::Extensions extensions = profile_extensions({
         .profile = r.profile,
-        .subject_key_id = key_identifier(*d.public_key),
+        .subject_key_id = key_identifier(d.key),
         .authority_key_id = issuer_.certificate.subject_key_id(),
         .dns_names = d.dns_names,
         .ip_addresses = d.ip_addresses,
@@ -462,7 +460,7 @@ IssuedCertificate IssuingAuthority::sign_and_record(const Caller& caller,
         CertificateContent content{
             .serial = SerialNumber::random(rng_),
             .subject = d.subject,
-            .subject_public_key_info = d.public_key_info,
+            .subject_public_key_info = d.key.der,
             .not_before = d.not_before,
             .not_after = d.not_after,
             .extensions = extensions,

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ca/caller.h"
+#include "ca/certificate_request.h"
 #include "ca/clock.h"
 #include "ca/issuance_policy.h"
 #include "ca/issuer_identity.h"
@@ -42,8 +43,9 @@ struct IssuedCertificate {
 
 class IssuingAuthority {
 public:
+    // `verifier` checks CSR signatures (empty: Botan's own).
     IssuingAuthority(store::Store& store, const Clock& clock, Botan::RandomNumberGenerator& rng,
-                     IssuancePolicy policy, IssuerIdentity issuer);
+                     IssuancePolicy policy, IssuerIdentity issuer, SignatureVerifier verifier = {});
 
     // The whole issuance: authorisation, the CSR's proof of possession, the key policy, the
     // subject rules, the profile's rules (device binding, DNS names, validity), the clock
@@ -75,6 +77,7 @@ private:
     Botan::RandomNumberGenerator& rng_;
     IssuancePolicy policy_;
     IssuerIdentity issuer_;
+    SignatureVerifier verifier_;
 };
 
 // The SHA-256 (hex) under which an enrollment token is stored.

@@ -3,6 +3,8 @@
 
 #include <botan/pk_keys.h>
 
+#include "ca/public_key_info.h"
+
 namespace edgeca::ca {
 
 class KeyPolicy {
@@ -12,7 +14,10 @@ public:
 
     // Throws Error(policy, "key_not_rsa" | "key_size_not_2048" | "key_exponent_not_65537" |
     // "key_invalid") naming what was found. `whose` names the key: "the CSR's key".
-    static void check(const Botan::Public_Key& key, std::string_view whose);
+    static void check(const PublicKeyInfo& key, std::string_view whose);
+    static void check(const Botan::Public_Key& key, std::string_view whose) {
+        check(PublicKeyInfo::of(key), whose);
+    }
 };
 
 }  // namespace edgeca::ca

@@ -73,7 +73,7 @@ Botan::X509_Certificate RootAuthority::sign_intermediate(std::span<const uint8_t
                                                          const std::string& actor) {
     try {
         auto csr = CertificateRequest::parse(csr_bytes);
-        KeyPolicy::check(csr.public_key(), "the CSR's key");
+        KeyPolicy::check(csr.key_info(), "the CSR's key");
         auto subject = build_subject(attributes_of(csr.subject()));
         int days = validity_days.value_or(default_intermediate_days);
         check_validity_days(days);
@@ -102,7 +102,7 @@ Botan::X509_Certificate RootAuthority::sign_intermediate(std::span<const uint8_t
                 .not_after = not_after,
                 .extensions = profile_extensions(
                     {.profile = Profile::intermediate,
-                     .subject_key_id = key_identifier(csr.public_key()),
+                     .subject_key_id = key_identifier(csr.key_info()),
                      .authority_key_id = certificate_.subject_key_id()}),
             };
             auto certificate = sign_certificate(content, certificate_.subject_dn(), *key_, rng_);

@@ -73,6 +73,16 @@ const std::map<std::string, Setter>& setters() {
     using std::chrono::seconds;
     static const std::map<std::string, Setter> table = [] {
         std::map<std::string, Setter> t;
+        t["signing_backend"] = [](ServiceConfig& c, const Reader& r) {
+            std::string name = r.string();
+            if (name == "openssl") {
+                c.signing_backend = ca::SigningBackend::openssl;
+            } else if (name == "botan") {
+                c.signing_backend = ca::SigningBackend::botan;
+            } else {
+                invalid(r.source, r.key(), "must be \"openssl\" or \"botan\"");
+            }
+        };
         t["listen"] = [](ServiceConfig& c, const Reader& r) { c.listen = r.string(); };
         t["public_listen"] = [](ServiceConfig& c, const Reader& r) { c.public_listen = r.string(); };
         t["hostnames"] = [](ServiceConfig& c, const Reader& r) { c.hostnames = r.list(); };
@@ -216,6 +226,9 @@ ServiceConfig load_config(const std::filesystem::path& path) {
 std::string default_config_text() {
     return R"(# edgeca.toml: the issuing CA's settings. Every key is optional; the values shown are
 # the defaults. See docs/configuration.md.
+
+# Who makes the issuing CA's RSA signatures: "openssl" (faster) or "botan" (the reference).
+# signing_backend = "openssl"
 
 # Where the HTTPS API (mutual TLS) and the plain-HTTP downloads (CA certificates, CRLs) listen.
 # listen = "127.0.0.1:8443"

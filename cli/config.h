@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ca/issuance_policy.h"
+#include "ca/openssl_signing_key.h"
 
 namespace edgeca::cli {
 
@@ -34,6 +35,9 @@ struct EnosConfig {
 };
 
 struct ServiceConfig {
+    // Who makes the issuing CA's RSA signatures (and checks CSR signatures): "openssl" (about
+    // four times faster here) or "botan" (the reference). Certificates are byte for byte alike.
+    ca::SigningBackend signing_backend = ca::SigningBackend::openssl;
     std::string listen = "127.0.0.1:8443";         // HTTPS API, mutual TLS
     std::string public_listen = "127.0.0.1:8080";  // plain HTTP: CA certificates and CRLs only
     std::vector<std::string> hostnames = {"localhost", "127.0.0.1"};

@@ -187,7 +187,8 @@ int run_issue(const Options& o) {
     auto config = d.load_config(o.config);
     apply_default_urls(config);
     auto store = d.open_store();
-    auto identity = d.load_identity(read_passphrase(issuer_passphrase(o.passphrase_file), false));
+    auto identity = d.load_identity(read_passphrase(issuer_passphrase(o.passphrase_file), false),
+                                    config.signing_backend);
     ca::SystemClock clock;
     Botan::System_RNG rng;
     ca::IssuingAuthority authority(store, clock, rng, config.policy, identity);
@@ -259,7 +260,8 @@ int run_crl(const Options& o) {
     auto config = d.load_config(o.config);
     apply_default_urls(config);
     auto store = d.open_store();
-    auto identity = d.load_identity(read_passphrase(issuer_passphrase(o.passphrase_file), false));
+    auto identity = d.load_identity(read_passphrase(issuer_passphrase(o.passphrase_file), false),
+                                    config.signing_backend);
     ca::SystemClock clock;
     Botan::System_RNG rng;
     const auto now = clock.now();

@@ -46,7 +46,8 @@ ServiceConfig IssuerDirectory::load_config(
     return ServiceConfig{};
 }
 
-ca::IssuerIdentity IssuerDirectory::load_identity(const std::string& passphrase) const {
+ca::IssuerIdentity IssuerDirectory::load_identity(const std::string& passphrase,
+                                                  ca::SigningBackend backend) const {
     require_installed();
     auto issuer_certificate = ca::parse_certificate_pem(
         ca::read_file(certificate(), "the issuing CA certificate"), "the issuing CA certificate");
@@ -59,7 +60,7 @@ ca::IssuerIdentity IssuerDirectory::load_identity(const std::string& passphrase)
                                     certificate().string()));
     }
     ca::KeyPolicy::check(*private_key, "the issuing CA's key");
-    return {private_key, issuer_certificate, root_certificate};
+    return {ca::signing_key(private_key, backend), issuer_certificate, root_certificate};
 }
 
 }  // namespace edgeca::cli

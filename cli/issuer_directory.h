@@ -8,6 +8,7 @@
 #include <string>
 
 #include "ca/issuer_identity.h"
+#include "ca/openssl_signing_key.h"
 #include "cli/config.h"
 #include "cli/console.h"
 #include "store/store.h"
@@ -36,7 +37,9 @@ struct IssuerDirectory {
     // else the defaults.
     ServiceConfig load_config(const std::optional<std::filesystem::path>& explicit_path) const;
     // Loads the certificates and, with the passphrase, the key; checks that they belong together.
-    ca::IssuerIdentity load_identity(const std::string& passphrase) const;
+    // The key signs with `backend`.
+    ca::IssuerIdentity load_identity(const std::string& passphrase,
+                                     ca::SigningBackend backend = ca::SigningBackend::botan) const;
 };
 
 inline PassphraseSource issuer_passphrase(const std::optional<std::filesystem::path>& file) {

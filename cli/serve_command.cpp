@@ -189,7 +189,7 @@ int run_serve(const Options& o) {
     block_stop_signals();
     auto store = d.open_store();
     const std::string passphrase = read_passphrase(issuer_passphrase(o.passphrase_file), false);
-    auto identity = d.load_identity(passphrase);
+    auto identity = d.load_identity(passphrase, config.signing_backend);
 
     ca::SystemClock clock;
     Botan::System_RNG rng;
@@ -206,7 +206,10 @@ int run_serve(const Options& o) {
     store.write([&](store::Writer& w) {
         w.set_meta("crl_distribution_points", fmt::format("{}", fmt::join(config.policy.crl_urls, "\n")));
     });
-    ca::IssuingAuthority authority(store, clock, rng, config.policy, identity);
+    ca::IssuingAuthority authority(store, clock, rng, config.policy, identity,
+                                   config.signing_backend == ca::SigningBackend::openssl
+                                       ? ca::openssl_signature_verifier()
+                                       : ca::SignatureVerifier{});
     ca::Revoker revoker(store, clock);
     ca::DeviceRegistry registry(store, clock, rng);
     ca::AccessControl access(store, clock, rng);
@@ -263,6 +266,7 @@ int run_serve(const Options& o) {
                     {"api", fmt::format("https://{}:{}", api_endpoint.host, service.api_port())},
                     {"public", fmt::format("http://{}:{}", public_endpoint.host, service.public_port())},
                     {"issuer", ca::to_rfc4514(identity.certificate.subject_dn())},
+                    {"signing_backend", ca::to_string(config.signing_backend)},
                     {"crl_urls", config.policy.crl_urls},
                     {"tls_certificate", config.tls_cert ? config.tls_cert->string() : current.serial_hex}});
 

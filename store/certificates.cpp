@@ -113,11 +113,19 @@ std::vector<CertificateRecord> Reader::certificates_with_key(const std::string& 
 std::optional<CertificateRecord> Reader::valid_certificate_with_cn_of_other_device(
     const std::string& profile, const std::string& cn, const std::string& device_key,
     Time now) const {
-    return one_certificate(
-        db_,
-        "common_name = ?1 AND profile = ?2 AND revoked_at IS NULL AND not_after >= ?3 "
-        "AND (device_key IS NULL OR device_key <> ?4) LIMIT 1",
-        [&](Statement& s) { s.bind(1, cn).bind(2, profile).bind(3, now).bind(4, device_key); });
+    // Two index ranges around this device's own rows, which a device that renews often has
+    // many of; then the rows without a device.
+    constexpr std::string_view valid = "profile = ?2 AND revoked_at IS NULL AND not_after >= ?3";
+    for (std::string_view range : {"device_key < ?4", "device_key > ?4", "device_key IS NULL"}) {
+        auto found = one_certificate(
+            db_, fmt::format("common_name = ?1 AND {} AND {} LIMIT 1", range, valid),
+            [&](Statement& s) {
+                s.bind(1, cn).bind(2, profile).bind(3, now);
+                if (range.find("?4") != std::string_view::npos) s.bind(4, device_key);
+            });
+        if (found) return found;
+    }
+    return std::nullopt;
 }
 
 int64_t Writer::insert_certificate(const CertificateRecord& record) {
@@ -141,7 +149,25 @@ int64_t Writer::insert_certificate(const CertificateRecord& record) {
         .bind(13, record.requester)
         .bind(14, record.der);
     statement.run();
-    return db_.last_insert_rowid();
+    const int64_t id = db_.last_insert_rowid();
+    db_.prepare("INSERT OR IGNORE INTO key_bindings (spki_sha256, profile, device_key, common_name) "
+                "VALUES (?1, ?2, ?3, ?4)")
+        .bind(1, record.spki_sha256)
+        .bind(2, record.profile)
+        .bind(3, record.device_key)
+        .bind(4, record.common_name)
+        .run();
+    return id;
+}
+
+std::optional<KeyBinding> Reader::key_binding(const std::string& spki_sha256) const {
+    auto statement = db_.prepare(
+        "SELECT spki_sha256, profile, device_key, common_name, compromised_at FROM key_bindings "
+        "WHERE spki_sha256 = ?1");
+    statement.bind(1, spki_sha256);
+    if (!statement.step()) return std::nullopt;
+    return KeyBinding{statement.text(0), statement.text(1), statement.optional_text(2), statement.text(3),
+                      statement.optional_time(4)};
 }
 
 }  // namespace edgeca::store

@@ -25,14 +25,51 @@ void throw_sqlite_error(sqlite3* db, int code, std::string_view context) {
     throw StoreError(fmt::format("{}: {}", context, message), code);
 }
 
+StatementCache::~StatementCache() {
+    for (auto& [sql, statements] : idle_) {
+        for (auto* stmt : statements) sqlite3_finalize(stmt);
+    }
+}
+
+sqlite3_stmt* StatementCache::take(std::string_view sql) {
+    auto it = idle_.find(std::string(sql));
+    if (it != idle_.end() && !it->second.empty()) {
+        sqlite3_stmt* stmt = it->second.back();
+        it->second.pop_back();
+        return stmt;
+    }
+    sqlite3_stmt* stmt = nullptr;
+    int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT,
+                                &stmt, nullptr);
+    if (rc != SQLITE_OK) throw_sqlite_error(db_, rc, fmt::format("preparing '{}'", sql));
+    return stmt;
+}
+
+void StatementCache::give_back(std::string_view sql, sqlite3_stmt* stmt) {
+    sqlite3_reset(stmt);
+    sqlite3_clear_bindings(stmt);
+    idle_[std::string(sql)].push_back(stmt);
+}
+
 Statement::Statement(sqlite3* db, std::string_view sql) : db_(db), stmt_(nullptr) {
     int rc = sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), 0, &stmt_, nullptr);
     if (rc != SQLITE_OK) throw_sqlite_error(db, rc, fmt::format("preparing '{}'", sql));
 }
 
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+Statement::Statement(sqlite3* db, StatementCache& cache, std::string_view sql)
+    : db_(db), stmt_(cache.take(sql)), cache_(&cache), sql_(sql) {}
 
-Statement::Statement(Statement&& other) noexcept : db_(other.db_), stmt_(other.stmt_) {
+Statement::~Statement() {
+    if (stmt_ == nullptr) return;
+    if (cache_ != nullptr) {
+        cache_->give_back(sql_, stmt_);
+    } else {
+        sqlite3_finalize(stmt_);
+    }
+}
+
+Statement::Statement(Statement&& other) noexcept
+    : db_(other.db_), stmt_(other.stmt_), cache_(other.cache_), sql_(std::move(other.sql_)) {
     other.stmt_ = nullptr;
 }
 
@@ -78,6 +115,11 @@ bool Statement::step() {
 void Statement::run() {
     while (step()) {
     }
+}
+
+void Statement::reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
 }
 
 bool Statement::is_null(int column) const {
@@ -142,10 +184,12 @@ Database Database::open(const std::filesystem::path& path, bool create) {
 }
 
 Database::~Database() {
+    cache_.reset();  // statements are finalized before their connection closes
     if (db_ != nullptr) sqlite3_close_v2(db_);
 }
 
-Database::Database(Database&& other) noexcept : db_(other.db_), path_(std::move(other.path_)) {
+Database::Database(Database&& other) noexcept
+    : db_(other.db_), path_(std::move(other.path_)), cache_(std::move(other.cache_)) {
     other.db_ = nullptr;
 }
 

@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
+#include <memory>
 #include <vector>
 
 namespace edgeca::store {
@@ -29,9 +31,24 @@ private:
     int sqlite_code_;
 };
 
+// Prepared statements kept by a connection for reuse: parsing SQL costs more than running most
+// of ours.
+class StatementCache {
+public:
+    explicit StatementCache(sqlite3* db) : db_(db) {}
+    ~StatementCache();
+    sqlite3_stmt* take(std::string_view sql);
+    void give_back(std::string_view sql, sqlite3_stmt* stmt);
+
+private:
+    sqlite3* db_;
+    std::unordered_map<std::string, std::vector<sqlite3_stmt*>> idle_;
+};
+
 class Statement {
 public:
     Statement(sqlite3* db, std::string_view sql);
+    Statement(sqlite3* db, StatementCache& cache, std::string_view sql);
     ~Statement();
     Statement(Statement&& other) noexcept;
     Statement& operator=(Statement&&) = delete;
@@ -53,6 +70,8 @@ public:
     bool step();
     // Runs a statement that returns no rows.
     void run();
+    // Makes the statement ready to run again with new bindings.
+    void reset();
 
     bool is_null(int column) const;
     int64_t integer(int column) const;
@@ -67,6 +86,8 @@ public:
 private:
     sqlite3* db_;
     sqlite3_stmt* stmt_;
+    StatementCache* cache_ = nullptr;  // where the statement goes back to, if cached
+    std::string sql_;
 };
 
 class Database {
@@ -80,16 +101,18 @@ public:
     Database& operator=(Database&&) = delete;
     Database(const Database&) = delete;
 
-    Statement prepare(std::string_view sql) const { return Statement(db_, sql); }
+    Statement prepare(std::string_view sql) const { return Statement(db_, *cache_, sql); }
     void exec(std::string_view sql) const;
     int64_t last_insert_rowid() const;
     int changes() const;
     const std::filesystem::path& path() const { return path_; }
 
 private:
-    Database(sqlite3* db, std::filesystem::path path) : db_(db), path_(std::move(path)) {}
+    Database(sqlite3* db, std::filesystem::path path)
+        : db_(db), path_(std::move(path)), cache_(std::make_unique<StatementCache>(db)) {}
     sqlite3* db_;
     std::filesystem::path path_;
+    std::unique_ptr<StatementCache> cache_;
 };
 
 // BEGIN IMMEDIATE on construction (the write lock is taken at once, so two writers never

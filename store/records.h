@@ -70,6 +70,15 @@ struct AuditVerification {
     std::string problem;        // empty when intact
 };
 
+// The subject a public key was first certified for.
+struct KeyBinding {
+    std::string spki_sha256;
+    std::string profile;
+    std::optional<std::string> device_key;
+    std::string common_name;
+    std::optional<Time> compromised_at;  // a certificate of it was revoked for keyCompromise
+};
+
 // One line of a CRL.
 struct RevokedEntry {
     std::vector<uint8_t> serial;

@@ -23,6 +23,13 @@ bool Writer::revoke_certificate(int64_t id, Time at, int reason, const std::stri
         .bind(4, by)
         .run();
     if (db_.changes() != 1) return false;
+    if (reason == 1) {
+        db_.prepare("UPDATE key_bindings SET compromised_at = ?2 WHERE compromised_at IS NULL AND "
+                    "spki_sha256 = (SELECT spki_sha256 FROM certificates WHERE id = ?1)")
+            .bind(1, id)
+            .bind(2, at)
+            .run();
+    }
     db_.prepare("INSERT INTO meta (key, value) VALUES (?1, '1') "
                 "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
         .bind(1, revocation_counter_key)

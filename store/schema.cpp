@@ -153,6 +153,26 @@ CREATE TABLE access_tokens (
 );
 CREATE INDEX access_tokens_expiry ON access_tokens(expires_at);
 )sql"},
+        {5, "key bindings: one row per certified public key; CN lookups by device", R"sql(
+-- "Does another device hold this CN?" reads only the other devices' rows.
+DROP INDEX certificates_common_name;
+CREATE INDEX certificates_common_name ON certificates(common_name, device_key);
+-- A key belongs to the subject it was first certified for, for ever; once a certificate of it
+-- is revoked for keyCompromise, to nobody. One row per key makes both checks a lookup.
+CREATE TABLE key_bindings (
+    spki_sha256 TEXT PRIMARY KEY,
+    profile TEXT NOT NULL,
+    device_key TEXT,
+    common_name TEXT NOT NULL,
+    compromised_at INTEGER
+);
+INSERT INTO key_bindings (spki_sha256, profile, device_key, common_name)
+    SELECT c.spki_sha256, c.profile, c.device_key, c.common_name FROM certificates c
+    WHERE c.id = (SELECT min(id) FROM certificates WHERE spki_sha256 = c.spki_sha256);
+UPDATE key_bindings SET compromised_at = (
+    SELECT max(revoked_at) FROM certificates c
+    WHERE c.spki_sha256 = key_bindings.spki_sha256 AND c.revocation_reason = 1);
+)sql"},
     };
     return all;
 }
@@ -167,7 +187,8 @@ int read_pragma(const Database& db, std::string_view pragma) {
 
 int current_schema_version() { return migrations().back().version; }
 
-void migrate(const Database& db) {
+void migrate(const Database& db, int target) {
+    if (target == 0) target = current_schema_version();
     int app = read_pragma(db, "application_id");
     int version = read_pragma(db, "user_version");
     if (app != application_id) {
@@ -190,7 +211,7 @@ void migrate(const Database& db) {
                          SQLITE_MISMATCH);
     }
     for (const auto& migration : migrations()) {
-        if (migration.version <= version) continue;
+        if (migration.version <= version || migration.version > target) continue;
         Transaction transaction(db);
         db.exec(migration.sql);
         db.exec(fmt::format("PRAGMA application_id={}", application_id));

@@ -11,8 +11,9 @@ inline constexpr int application_id = 0x45444341;
 // The schema version this build writes.
 int current_schema_version();
 
-// Applies every migration above the file's user_version, each in its own transaction.
-// Refuses a file written by a newer build, or one that is not an edgeca store.
-void migrate(const Database& db);
+// Applies every migration above the file's user_version up to `target` (default: the
+// current version), each in its own transaction. Refuses a file written by a newer build, or one
+// that is not an edgeca store.
+void migrate(const Database& db, int target = 0);
 
 }  // namespace edgeca::store

@@ -39,6 +39,8 @@ public:
     std::optional<Time> latest_issued_at() const;
     // Every certificate ever issued for this SubjectPublicKeyInfo (hex SHA-256).
     std::vector<CertificateRecord> certificates_with_key(const std::string& spki_sha256) const;
+    // The subject this key was first certified for, and whether it is compromised.
+    std::optional<KeyBinding> key_binding(const std::string& spki_sha256) const;
     // A valid (unrevoked, unexpired at `now`) certificate of `profile` whose CN is `cn` and that
     // is bound to a device other than `device_key`.
     std::optional<CertificateRecord> valid_certificate_with_cn_of_other_device(
@@ -89,13 +91,15 @@ public:
     explicit Writer(const Database& db) : Reader(db) {}
 
     // Returns the record's id. Throws StoreError with constraint_violation() when the serial or
-    // the fingerprint is already present: a serial is never used twice.
+    // the fingerprint is already present: a serial is never used twice. The key is bound to the
+    // record's subject if it was not bound yet.
     int64_t insert_certificate(const CertificateRecord& record);
     AuditEntry append_audit(const AuditEvent& event);
 
     void set_meta(const std::string& key, const std::string& value);
 
     // Marks a valid certificate revoked; false when it was already revoked (nothing changes).
+    // keyCompromise (reason 1) marks its key compromised too.
     bool revoke_certificate(int64_t id, Time at, int reason, const std::string& by);
     // Records a signed CRL. Throws StoreError with constraint_violation() when its number is
     // taken: a CRL number is never used twice. Keeps the DER of the newest `keep` CRLs only.

@@ -11,6 +11,8 @@
 #include "ca/encoding.h"
 #include "ca/errors.h"
 #include "ca/extensions.h"
+#include "ca/revocation.h"
+#include "ca/revocation_reason.h"
 #include "store/database.h"
 #include "tests/unit/issuer_fixture.h"
 
@@ -202,12 +204,7 @@ TEST_CASE("a key certified for one device is refused for another, and a compromi
     CHECK(refusal(f, f.admin, hub) == "key_reused");
 
     // Revoked for keyCompromise: the key is blocked even for the device that held it.
-    {
-        auto db = store::Database::open(f.dir / "issuer.db", false);
-        db.prepare("UPDATE certificates SET revoked_at = 1, revocation_reason = 1 WHERE id = ?1")
-            .bind(1, first.record.id)
-            .run();
-    }
+    ca::Revoker(f.store, f.clock).revoke(f.hub, first.record.serial, ca::reason_key_compromise);
     CHECK(refusal(f, f.hub, f.edge_request(*key, "SN-1", "edge-1")) == "key_compromised");
 }
 

@@ -188,3 +188,28 @@ TEST_CASE("the audit chain verifies, and an edited, deleted or reordered entry i
         CHECK(result.first_bad_seq == 4);
     }
 }
+
+TEST_CASE("migrating a version 4 store binds each key to its first certificate and keeps compromises") {
+    test::TempDir dir;
+    auto path = dir / "old.db";
+    {
+        auto db = store::Database::open(path, true);
+        store::migrate(db, 4);
+        db.exec("INSERT INTO certificates (serial, profile, subject, common_name, device_key, spki_sha256, "
+                "fingerprint_sha256, not_before, not_after, issued_at, requester, der) VALUES "
+                "(x'41', 'edge', 'CN=a', 'a', 'SN-1', 'k1', 'f1', 0, 10, 0, 'hub', x'30'), "
+                "(x'42', 'edge', 'CN=b', 'b', 'SN-2', 'k1', 'f2', 0, 10, 0, 'hub', x'30'), "
+                "(x'43', 'hub', 'CN=h', 'h', NULL, 'k2', 'f3', 0, 10, 0, 'admin', x'30')");
+        db.exec("UPDATE certificates SET revoked_at = 5, revocation_reason = 1 WHERE serial = x'43'");
+    }
+    auto s = store::Store::open(path);
+    CHECK(s.schema_version() == store::current_schema_version());
+    auto k1 = s.read([](const store::Reader& r) { return r.key_binding("k1"); });
+    REQUIRE(k1);
+    CHECK(k1->device_key == "SN-1");
+    CHECK_FALSE(k1->compromised_at);
+    auto k2 = s.read([](const store::Reader& r) { return r.key_binding("k2"); });
+    REQUIRE(k2);
+    CHECK(k2->compromised_at == store::Time(5s));
+    CHECK_FALSE(s.read([](const store::Reader& r) { return r.key_binding("k3"); }));
+}
