@@ -2,6 +2,10 @@
 #include "store/database.h"
 
 #include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 namespace edgeca::store {
 
@@ -19,6 +23,21 @@ bool StoreError::unavailable() const {
             return false;
     }
 }
+
+namespace {
+
+// The operating system's reason why a store file (or the directory where SQLite keeps its
+// -wal and -shm files beside it) cannot be written.
+std::string why_not_writable(const std::filesystem::path& path) {
+    for (const auto& candidate : {path, path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path()}) {
+        if (::access(candidate.c_str(), W_OK) != 0) {
+            return fmt::format("{}: {}", candidate.string(), std::strerror(errno));
+        }
+    }
+    return "it was opened read-only";
+}
+
+}  // namespace
 
 void throw_sqlite_error(sqlite3* db, int code, std::string_view context) {
     const char* message = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(code);
@@ -174,6 +193,12 @@ Database Database::open(const std::filesystem::path& path, bool create) {
         throw StoreError(fmt::format("cannot open the store {}: {}", path.string(), message), rc);
     }
     Database database(db, path);
+    // SQLite falls back to read-only when it cannot write, and says so only at the first write,
+    // without naming the file or the cause: say both now.
+    if (sqlite3_db_readonly(db, "main") == 1) {
+        throw StoreError(fmt::format("the store {} cannot be written: {}", path.string(), why_not_writable(path)),
+                         SQLITE_READONLY);
+    }
     sqlite3_extended_result_codes(db, 1);
     // Another process (an admin subcommand beside `serve`) may hold the write lock briefly.
     sqlite3_busy_timeout(db, 10000);
