@@ -30,29 +30,43 @@ using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
     throw Error(ErrorKind::internal, "signing_failed", fmt::format("OpenSSL could not {}: {}", doing, text));
 }
 
-// One signature: SHA-256 over the updates, then RSASSA-PKCS1-v1_5 with the key.
+// SHA-256 over the updates, then RSASSA-PKCS1-v1_5 with the key. Like Botan's own operations it
+// starts afresh after each signature, so one PK_Signer can sign many messages.
 class OpenSslSignature final : public Botan::PK_Ops::Signature {
 public:
-    explicit OpenSslSignature(EVP_PKEY* key) : context_(EVP_MD_CTX_new()), size_(static_cast<size_t>(EVP_PKEY_get_size(key))) {
-        if (!context_ || EVP_DigestSignInit(context_.get(), nullptr, EVP_sha256(), nullptr, key) != 1) {
-            openssl_failure("start a signature");
-        }
+    explicit OpenSslSignature(EVP_PKEY* key)
+        : key_(key), context_(EVP_MD_CTX_new()), size_(static_cast<size_t>(EVP_PKEY_get_size(key))) {
+        if (!context_) openssl_failure("start a signature");
     }
     void update(const uint8_t message[], size_t length) override {
+        if (!started_) start();
         if (EVP_DigestSignUpdate(context_.get(), message, length) != 1) openssl_failure("hash the message");
     }
     Botan::secure_vector<uint8_t> sign(Botan::RandomNumberGenerator&) override {
+        if (!started_) start();
         Botan::secure_vector<uint8_t> signature(size_);
         size_t length = signature.size();
         if (EVP_DigestSignFinal(context_.get(), signature.data(), &length) != 1) openssl_failure("sign");
+        started_ = false;
         signature.resize(length);
         return signature;
     }
     size_t signature_length() const override { return size_; }
 
 private:
+    // (Re)initialises the context for the next message: EVP_DigestSignFinal leaves the digest
+    // of what was signed in it, and the next message would be hashed on top of it.
+    void start() {
+        if (EVP_DigestSignInit(context_.get(), nullptr, EVP_sha256(), nullptr, key_) != 1) {
+            openssl_failure("start a signature");
+        }
+        started_ = true;
+    }
+
+    EVP_PKEY* key_;  // owned by the OpenSslRsaKey that made this operation
     std::unique_ptr<EVP_MD_CTX, MdCtxFree> context_;
     size_t size_;
+    bool started_ = false;
 };
 
 class OpenSslRsaKey final : public Botan::Private_Key {
