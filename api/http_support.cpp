@@ -32,7 +32,10 @@ int http_status(ca::ErrorKind kind) {
 
 void write_json(httplib::Response& res, int status, const nlohmann::json& body) {
     res.status = status;
-    res.set_content(body.dump() + "\n", "application/json");
+    // Messages may quote what the caller sent, cut to a length, so they can hold bytes that are
+    // not UTF-8; those become U+FFFD rather than an exception that turns a refusal into a 500.
+    res.set_content(body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n",
+                    "application/json");
 }
 
 void write_error(httplib::Response& res, int status, std::string_view code, std::string_view message) {

@@ -30,17 +30,20 @@ const Botan::OID extension_request("1.2.840.113549.1.9.14");
                 "not signed by the key it carries");
 }
 
+[[noreturn]] void unsupported_algorithm(const std::string& name) {
+    throw Error(ErrorKind::bad_input, "csr_signature_invalid",
+                fmt::format("the CSR's signature algorithm {} is not supported; sign it with "
+                            "sha256WithRSAEncryption (RSASSA-PKCS1-v1_5)",
+                            name));
+}
+
 // Botan's verification: any key and signature scheme Botan knows ("RSA/EMSA3(SHA-256)",
 // "ECDSA/EMSA1(SHA-256)", "Ed25519"), so that a CSR is judged on its signature before its key
 // is judged by the policy.
 bool botan_verify(const PublicKeyInfo& key_info, const Botan::AlgorithmIdentifier& algorithm,
                   std::span<const uint8_t> body, std::span<const uint8_t> signature) {
     const std::string scheme = Botan::OIDS::oid2str_or_empty(algorithm.get_oid());
-    if (scheme.empty()) {
-        throw Error(ErrorKind::bad_input, "csr_signature_invalid",
-                    fmt::format("the CSR's signature algorithm {} is not supported",
-                                algorithm.get_oid().to_string()));
-    }
+    if (scheme.empty()) unsupported_algorithm(algorithm.get_oid().to_string());
     const auto slash = scheme.find('/');
     const std::string key_algorithm = scheme.substr(0, slash);
     const std::string padding = slash == std::string::npos ? "Pure" : scheme.substr(slash + 1);
@@ -55,8 +58,14 @@ bool botan_verify(const PublicKeyInfo& key_info, const Botan::AlgorithmIdentifie
         throw Error(ErrorKind::bad_input, "csr_malformed", "the CSR's public key cannot be decoded");
     }
     if (key->algo_name() != key_algorithm) bad_signature();
-    Botan::PK_Verifier verifier(*key, padding, key->default_x509_signature_format());
-    return verifier.verify_message(body.data(), body.size(), signature.data(), signature.size());
+    try {
+        Botan::PK_Verifier verifier(*key, padding, key->default_x509_signature_format());
+        return verifier.verify_message(body.data(), body.size(), signature.data(), signature.size());
+    } catch (const Botan::Lookup_Error&) {
+        // A scheme Botan names but cannot run from the OID alone, such as RSASSA-PSS (EMSA4),
+        // whose hash and salt are parameters.
+        unsupported_algorithm(scheme);
+    }
 }
 
 }  // namespace

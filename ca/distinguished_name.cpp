@@ -7,6 +7,7 @@
 #include <array>
 
 #include "ca/errors.h"
+#include "ca/utf8.h"
 
 namespace edgeca::ca {
 namespace {
@@ -47,17 +48,10 @@ std::string_view trim(std::string_view s) {
 size_t utf8_length(std::string_view s, std::string_view key) {
     size_t count = 0;
     for (size_t i = 0; i < s.size(); ++count) {
-        auto c = static_cast<unsigned char>(s[i]);
-        size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-        if (n == 0 || i + n > s.size()) {
+        size_t n = utf8_sequence_length(s, i);
+        if (n == 0) {
             throw Error(ErrorKind::policy, "subject_attribute_invalid",
                         fmt::format("subject attribute {} is not valid UTF-8", key));
-        }
-        for (size_t k = 1; k < n; ++k) {
-            if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) {
-                throw Error(ErrorKind::policy, "subject_attribute_invalid",
-                            fmt::format("subject attribute {} is not valid UTF-8", key));
-            }
         }
         i += n;
     }
@@ -68,6 +62,12 @@ void check_value(const AttributeType& type, std::string_view value) {
     if (value.empty()) {
         throw Error(ErrorKind::policy, "subject_attribute_empty",
                     fmt::format("subject attribute {} is empty", type.key));
+    }
+    // "edge-1 " and "edge-1" read alike to a person and to RFC 4514 parsers that trim, but are
+    // different names to the duplicate-subject rule.
+    if (value.front() == ' ' || value.back() == ' ') {
+        throw Error(ErrorKind::policy, "subject_attribute_invalid",
+                    fmt::format("subject attribute {} begins or ends with a space", type.key));
     }
     for (char ch : value) {
         auto c = static_cast<unsigned char>(ch);

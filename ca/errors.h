@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "ca/utf8.h"
+
 namespace edgeca::ca {
 
 enum class ErrorKind {
@@ -22,8 +24,10 @@ enum class ErrorKind {
 
 class Error : public std::runtime_error {
 public:
+    // A message may quote input, cut to a length; it is kept valid UTF-8 so that every front
+    // end (JSON, a terminal, a log) can show it.
     Error(ErrorKind kind, std::string code, const std::string& message)
-        : std::runtime_error(message), kind_(kind), code_(std::move(code)) {}
+        : std::runtime_error(valid_utf8(message)), kind_(kind), code_(std::move(code)) {}
     ErrorKind kind() const { return kind_; }
     const std::string& code() const { return code_; }
 

@@ -196,11 +196,13 @@ class Keys:
     def sign(self, key, data):
         return self.openssl("dgst", "-sha256", "-sign", key, input=data)
 
-    def request(self, key, subject, *addext, digest=True):
+    def request(self, key, subject, *addext, digest=True, sigopt=()):
         """A CSR made by `openssl req`, as a device would make it: PEM text."""
         args = ["req", "-new", "-config", self.config, "-key", key, "-subj", subject]
         if digest:
             args.append("-sha256")
+        for option in sigopt:
+            args += ["-sigopt", option]
         for extension in addext:
             args += ["-addext", extension]
         return self.openssl(*args).decode()
@@ -317,6 +319,10 @@ def make_corpus(keys):
     info = request_info(name((CN, utf8_string("hostile-other-key"))), k.spki(holder))
     add("bad-signature-other-key.csr.der", certification_request(info, k.sign(signer, info)))
 
+    # RSASSA-PSS: a valid signature, in a scheme edgeca does not take (RSASSA-PKCS1-v1_5 only).
+    add("rsa-pss-signature.csr.pem",
+        k.request(k.rsa(), "/CN=hostile-rsa-pss", sigopt=("rsa_padding_mode:pss", "rsa_pss_saltlen:32")))
+
     # Requested extensions that must never reach a certificate (tamed on the edge profile).
     add("ca-flag.csr.pem", k.request(k.rsa(), "/CN=hostile-ca-flag", "basicConstraints=critical,CA:TRUE"))
     add("path-length.csr.pem",
@@ -353,6 +359,11 @@ def make_corpus(keys):
         k.signed(k.rsa(), name((CN, utf8_string("hostile-cn-65-" + "x" * 51)))))
     add("subject-country-3-letters.csr.der",
         k.signed(k.rsa(), name((C, printable_string("CHN")), (CN, utf8_string("hostile-country")))))
+    # A two-letter limit counted in bytes would cut this UTF-8 country inside a character.
+    add("subject-country-utf8.csr.der",
+        k.signed(k.rsa(), name((C, utf8_string("a" * 15 + "\u00e9")), (CN, utf8_string("hostile-country-utf8")))))
+    # "hostile-space " would read as "hostile-space", another device's name.
+    add("subject-cn-trailing-space.csr.der", k.signed(k.rsa(), name((CN, utf8_string("hostile-space ")))))
     add("subject-no-cn.csr.pem", k.request(k.rsa(), "/O=edgeca tests/C=CN"))
     add("subject-two-cns.csr.pem", k.request(k.rsa(), "/CN=hostile-two-cns-a/CN=hostile-two-cns-b"))
     add("subject-embedded-nul.csr.der",

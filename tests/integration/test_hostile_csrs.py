@@ -63,6 +63,7 @@ CASES = {
     "bad-signature.csr.der": refused("edge", 400, "csr_signature_invalid", "signature"),
     "bad-signature-altered-subject.csr.der": refused("edge", 400, "csr_signature_invalid", "signature"),
     "bad-signature-other-key.csr.der": refused("edge", 400, "csr_signature_invalid", "signature"),
+    "rsa-pss-signature.csr.pem": refused("edge", 400, "csr_signature_invalid", "RSASSA-PKCS1-v1_5"),
     # Requested extensions: issued, with the profile's extensions only.
     "ca-flag.csr.pem": tamed("hostile-ca-flag"),
     "path-length.csr.pem": tamed("hostile-path-length"),
@@ -86,6 +87,8 @@ CASES = {
     "subject-cn-65-chars-utf8.csr.der": refused("edge", 422, "subject_attribute_too_long", "65 characters"),
     "subject-cn-40000-chars.csr.der": refused("edge", 422, "subject_attribute_too_long", "40000 characters"),
     "subject-country-3-letters.csr.der": refused("edge", 422, "subject_country_invalid", "two-letter"),
+    "subject-country-utf8.csr.der": refused("edge", 422, "subject_country_invalid", "two-letter"),
+    "subject-cn-trailing-space.csr.der": refused("edge", 422, "subject_attribute_invalid", "ends with a space"),
     "subject-no-cn.csr.pem": refused("edge", 422, "subject_cn_missing", "common name"),
     "subject-two-cns.csr.pem": refused("edge", 422, "subject_attribute_repeated", "CN"),
     "subject-embedded-nul.csr.der": refused("edge", 422, "subject_attribute_invalid", "NUL"),

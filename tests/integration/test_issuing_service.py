@@ -165,6 +165,9 @@ class ServiceTest(unittest.TestCase):
             (dict(body={**good, "validity_days": 5000}), 422, "validity_too_long"),
             (dict(raw=b"{" + b"\"a\":" * 40 + b"1" + b"}" * 40, content_type="application/json"), 400, "malformed_json"),
             (dict(raw=b"{\"csr\": \"" + b"A" * 70000 + b"\"}", content_type="application/json"), 413, "body_too_large"),
+            # Bytes that are not UTF-8, quoted back in the message (fuzzing found these as 500s).
+            (dict(raw=b"{\"csr\": \"\xff\xfe\"}", content_type="application/json"), 400, "malformed_json"),
+            (dict(raw=b"{\"" + b"x" * 63 + "\u00e9".encode() + b"\": 1}", content_type="application/json"), 400, "unknown_field"),
         ]
         for kwargs, status, code in cases:
             with self.subTest(code=code, status=status):

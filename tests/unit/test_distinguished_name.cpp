@@ -45,6 +45,11 @@ TEST_CASE("subject refusals each name their rule") {
     CHECK(refusal({{"CN", std::string("a\0b", 3)}}) == "subject_attribute_invalid");
     CHECK(refusal({{"CN", "tab\there"}}) == "subject_attribute_invalid");
     CHECK(refusal({{"CN", ""}}) == "subject_attribute_empty");
+    // Surrounding spaces would make "edge-1 " a second device that reads as "edge-1".
+    CHECK(refusal({{"CN", "edge-1 "}}) == "subject_attribute_invalid");
+    CHECK(refusal({{"CN", " edge-1"}}) == "subject_attribute_invalid");
+    CHECK(refusal({{"CN", "a"}, {"O", "Acme "}}) == "subject_attribute_invalid");
+    CHECK(refusal({{"CN", "edge 1"}}) == "accepted");
     CHECK(refusal({{"CN", "\xff\xfe"}}) == "subject_attribute_invalid");
     // 64 characters of two bytes each are within the limit: it counts characters, not bytes.
     std::string umlauts;
