@@ -1,44 +1,168 @@
 #!/usr/bin/env bash
 # Runs every test of edgeca: installs what is missing (Debian packages), builds with warnings
-# as errors, runs the doctest unit tests and the integration tests that drive the real
-# binaries, and ends with one line "tests: N passed, N failed" counting both.
+# as errors, and runs, in this order:
+#   1. the doctest unit tests and the integration tests that drive the real binaries (build/, g++);
+#   2. the same whole suite again under AddressSanitizer + UndefinedBehaviorSanitizer
+#      (build-asan/, clang), where any sanitizer report fails the run;
+#   3. every libFuzzer target briefly, over its seed corpus and its named regression inputs
+#      (the same build-asan/);
+#   4. the unit tests and the concurrency integration tests under ThreadSanitizer (build-tsan/).
+# Each stage prints its own count; the last line, alone, is "tests: N passed, N failed" over all
+# of them, and the exit status is non-zero if anything failed.
+#
+# Environment: EDGECA_FUZZ_SECONDS (default 15) is each fuzz target's time;
+# EDGECA_TEST_STAGES (default "main asan fuzz tsan") picks stages, e.g. "main" for a quick run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/install-deps.sh test
-scripts/build.sh || { echo "build failed"; echo "tests: 0 passed, 1 failed"; exit 1; }
+stages="${EDGECA_TEST_STAGES:-main asan fuzz tsan}"
+fuzz_seconds="${EDGECA_FUZZ_SECONDS:-15}"
+# The integration tests run under the thread sanitizer: those where requests, revocations and
+# CRL publishing race each other inside one `edgeca serve`.
+tsan_patterns=(eight_clients sigterm burst within_the_configured_delay BarrageTest SlowClient)
 
 passed=0
 failed=0
-add_counts() {  # reads "P F" and adds them
+add_counts() {  # "P F": adds them
   passed=$((passed + $1))
   failed=$((failed + $2))
 }
+stage() { echo; echo "== $*"; }
+wants() { [[ " $stages " == *" $1 "* ]]; }
 
-echo "== unit tests (doctest)"
-unit_log=$(mktemp)
-./build/tests/unit-tests --no-intro 2>&1 | tee "$unit_log" | grep -v "^\[doctest\] run with"
-summary=$(grep -E '^\[doctest\] test cases:' "$unit_log" | tail -n 1)
-if [ -n "$summary" ]; then
-  unit_passed=$(sed -E 's/.*\| *([0-9]+) passed.*/\1/' <<<"$summary")
-  unit_failed=$(sed -E 's/.*\| *([0-9]+) failed.*/\1/' <<<"$summary")
-  add_counts "$unit_passed" "$unit_failed"
-else
-  echo "unit tests did not report a summary"
-  add_counts 0 1
+scripts/install-deps.sh test
+
+# The doctest binary of BUILD; adds its counts.
+run_unit_tests() {
+  local build="$1" log
+  log=$(mktemp)
+  "$build/tests/unit-tests" --no-intro 2>&1 | tee "$log" | grep -v "^\[doctest\] run with"
+  local summary
+  summary=$(grep -E '^\[doctest\] test cases:' "$log" | tail -n 1)
+  if [ -n "$summary" ]; then
+    add_counts "$(sed -E 's/.*\| *([0-9]+) passed.*/\1/' <<<"$summary")" \
+               "$(sed -E 's/.*\| *([0-9]+) failed.*/\1/' <<<"$summary")"
+  else
+    echo "unit tests of $build did not report a summary"
+    add_counts 0 1
+  fi
+  rm -f "$log"
+}
+
+# The integration tests against the binaries of BUILD, optionally only those matching -k
+# patterns; adds their counts.
+run_integration_tests() {
+  local build="$1" counts
+  shift
+  counts=$(mktemp)
+  python3 tests/integration/run.py --build-dir "$build" --counts-file "$counts" "$@"
+  if [ -s "$counts" ]; then
+    add_counts $(cat "$counts")
+  else
+    echo "integration tests against $build did not report a summary"
+    add_counts 0 1
+  fi
+  rm -f "$counts"
+}
+
+# Sanitizer reports are written to files (log_path) rather than stderr, so that they are found
+# whichever process made them (a service under test, a CLI subcommand, a unit test) and whatever
+# the test did with its output. Each report counts as one failure.
+sanitizer_reports=$(mktemp -d "${TMPDIR:-/tmp}/edgeca-sanitizer-reports.XXXXXX")
+count_sanitizer_reports() {
+  local label="$1" reports
+  reports=$(find "$sanitizer_reports" -type f | sort)
+  if [ -z "$reports" ]; then
+    echo "$label: 0 sanitizer reports"
+    return
+  fi
+  local n
+  n=$(wc -l <<<"$reports")
+  echo "$label: $n sanitizer reports:"
+  while read -r report; do
+    echo "--- $report"
+    head -n 40 "$report"
+  done <<<"$reports"
+  add_counts 0 "$n"
+  mkdir -p "$sanitizer_reports.kept" && mv "$sanitizer_reports"/* "$sanitizer_reports.kept"/
+  echo "$label: reports kept in $sanitizer_reports.kept"
+}
+
+if wants main; then
+  stage "build (g++, -Werror)"
+  if scripts/build.sh; then
+    stage "unit tests (doctest)"
+    run_unit_tests build
+    stage "integration tests (real binaries, real peers)"
+    run_integration_tests build
+  else
+    echo "build failed"
+    add_counts 0 1
+  fi
 fi
-rm -f "$unit_log"
 
-echo "== integration tests (real binaries, real peers)"
-integration_counts=$(mktemp)
-python3 tests/integration/run.py --build-dir build --counts-file "$integration_counts"
-if [ -s "$integration_counts" ]; then
-  add_counts $(cat "$integration_counts")
-else
-  echo "integration tests did not report a summary"
-  add_counts 0 1
+if wants asan || wants fuzz; then
+  stage "build with AddressSanitizer + UndefinedBehaviorSanitizer + fuzzing (clang, build-asan/)"
+  if [ ! -f build-asan/build.ninja ]; then
+    CC=clang CXX=clang++ meson setup build-asan -Dfuzzing=true -Dwerror=true --buildtype=debugoptimized >/dev/null
+  fi
+  if ninja -C build-asan >/dev/null || ninja -C build-asan; then
+    asan_built=yes
+  else
+    echo "the sanitizer build failed"
+    add_counts 0 1
+    asan_built=no
+  fi
 fi
-rm -f "$integration_counts"
 
+if wants asan && [ "$asan_built" = yes ]; then
+  export ASAN_OPTIONS="log_path=$sanitizer_reports/asan:detect_leaks=1:abort_on_error=1:detect_stack_use_after_return=1:strict_string_checks=1"
+  export UBSAN_OPTIONS="log_path=$sanitizer_reports/ubsan:print_stacktrace=1:halt_on_error=1"
+  stage "unit tests under ASan + UBSan"
+  run_unit_tests build-asan
+  stage "integration tests under ASan + UBSan"
+  run_integration_tests build-asan
+  count_sanitizer_reports "asan+ubsan"
+  unset ASAN_OPTIONS UBSAN_OPTIONS
+fi
+
+if wants fuzz && [ "$asan_built" = yes ]; then
+  stage "fuzzing: every target for ${fuzz_seconds} s, after its regression inputs"
+  fuzz_log=$(mktemp)
+  tests/fuzz/run.sh build-asan "$fuzz_seconds" | tee "$fuzz_log"
+  fuzz_summary=$(grep -E '^fuzz: [0-9]+ passed, [0-9]+ failed' "$fuzz_log" | tail -n 1)
+  if [ -n "$fuzz_summary" ]; then
+    add_counts $(sed -E 's/^fuzz: ([0-9]+) passed, ([0-9]+) failed.*/\1 \2/' <<<"$fuzz_summary")
+    awk '/^fuzz_[a-z_]+: [0-9]+ executions/ { n += $2 } END { print "fuzz: " n + 0 " executions in all" }' "$fuzz_log"
+  else
+    add_counts 0 1
+  fi
+  rm -f "$fuzz_log"
+fi
+
+if wants tsan; then
+  stage "build with ThreadSanitizer (clang, build-tsan/)"
+  if [ ! -f build-tsan/build.ninja ]; then
+    CC=clang CXX=clang++ meson setup build-tsan -Db_sanitize=thread -Dwerror=true --buildtype=debugoptimized >/dev/null
+  fi
+  tsan_targets=(cli/edgeca cli/edgeca-root tests/unit-tests tests/tools/botan-verify)
+  if ninja -C build-tsan "${tsan_targets[@]}" >/dev/null || ninja -C build-tsan "${tsan_targets[@]}"; then
+    export TSAN_OPTIONS="log_path=$sanitizer_reports/tsan:halt_on_error=0:second_deadlock_stack=1"
+    stage "unit tests under TSan"
+    run_unit_tests build-tsan
+    stage "concurrency integration tests under TSan"
+    ks=()
+    for p in "${tsan_patterns[@]}"; do ks+=(-k "$p"); done
+    run_integration_tests build-tsan "${ks[@]}"
+    count_sanitizer_reports "tsan"
+    unset TSAN_OPTIONS
+  else
+    echo "the thread-sanitizer build failed"
+    add_counts 0 1
+  fi
+fi
+
+rmdir "$sanitizer_reports" 2>/dev/null
+echo
 echo "tests: ${passed} passed, ${failed} failed"
 [ "$failed" -eq 0 ]
