@@ -18,6 +18,28 @@ struct RequestNotes {
 };
 thread_local RequestNotes notes;
 
+// httplib's pool of workers, telling `deadlines` how many accepted connections wait for one:
+// idle kept-alive connections give their worker up only when another connection needs it.
+class WorkerPool final : public httplib::TaskQueue {
+public:
+    WorkerPool(size_t threads, ConnectionDeadlines& deadlines)
+        : pool_(threads), deadlines_(deadlines) {}
+
+    // httplib queues one job per accepted connection, which serves it until it is closed.
+    void enqueue(std::function<void()> job) override {
+        deadlines_.waiting_for_worker();
+        pool_.enqueue([this, job = std::move(job)] {
+            deadlines_.got_worker();
+            job();
+        });
+    }
+    void shutdown() override { pool_.shutdown(); }
+
+private:
+    httplib::ThreadPool pool_;
+    ConnectionDeadlines& deadlines_;
+};
+
 bool has_bearer_token(const httplib::Request& req) {
     return req.get_header_value("Authorization").rfind("Bearer ", 0) == 0;
 }
@@ -95,23 +117,39 @@ void handle_public(const httplib::Request& req, httplib::Response& res,
 
 ApiService::ApiService(HttpSettings settings, CredentialSlot& credentials,
                        const std::string& trusted_pem, Metrics& metrics)
-    : settings_(settings), metrics_(metrics) {
-    api_ = std::make_unique<httplib::SSLServer>([&credentials, &trusted_pem](SSL_CTX& ctx) {
-        return configure_server_context(ctx, credentials, trusted_pem);
+    : settings_(settings),
+      metrics_(metrics),
+      api_deadlines_(deadline_settings("api")),
+      public_deadlines_(deadline_settings("public")),
+      public_(public_deadlines_) {
+    api_ = std::make_unique<httplib::SSLServer>([this, &credentials, &trusted_pem](SSL_CTX& ctx) {
+        return configure_server_context(ctx, credentials, trusted_pem) &&
+               watch_connections(ctx, api_deadlines_);
     });
     if (!api_->is_valid()) {
         throw ca::Error(ca::ErrorKind::internal, "tls_setup_failed",
                         fmt::format("the TLS context cannot be set up: {}", openssl_error()));
     }
-    configure(*api_, "api");
-    configure(public_, "public");
+    configure(*api_, "api", api_deadlines_);
+    configure(public_, "public", public_deadlines_);
 }
 
 ApiService::~ApiService() { stop(); }
 
-void ApiService::configure(httplib::Server& server, const std::string& listener) {
-    const int threads = settings_.threads;
-    server.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<size_t>(threads)); };
+DeadlineSettings ApiService::deadline_settings(const std::string& listener) const {
+    DeadlineSettings deadlines;
+    deadlines.listener = listener;
+    deadlines.request_timeout = settings_.request_timeout;
+    deadlines.keep_alive_timeout = settings_.keep_alive_timeout;
+    return deadlines;
+}
+
+void ApiService::configure(httplib::Server& server, const std::string& listener,
+                           ConnectionDeadlines& deadlines) {
+    const auto threads = static_cast<size_t>(settings_.threads);
+    server.new_task_queue = [threads, &deadlines]() -> httplib::TaskQueue* {
+        return std::make_unique<WorkerPool>(threads, deadlines).release();  // httplib owns it
+    };
     server.set_payload_max_length(settings_.max_body_bytes);
     server.set_read_timeout(settings_.read_timeout);
     server.set_write_timeout(settings_.read_timeout);
@@ -119,8 +157,15 @@ void ApiService::configure(httplib::Server& server, const std::string& listener)
     server.set_keep_alive_max_count(1000);
     server.set_tcp_nodelay(true);
     const size_t limit = settings_.max_body_bytes;
-    server.set_pre_routing_handler([limit](const httplib::Request& req, httplib::Response& res) {
+    server.set_pre_routing_handler([limit, &deadlines](const httplib::Request& req,
+                                                       httplib::Response& res) {
         notes = RequestNotes{std::chrono::steady_clock::now(), "-"};
+        if (!deadlines.headers_received()) {
+            // Cut at its deadline while the last header line came in: too late to be handled,
+            // and the answer cannot be sent any more.
+            write_error(res, 408, "request_timeout", "the request did not arrive in time");
+            return httplib::Server::HandlerResponse::Handled;
+        }
         if (req.has_header("Content-Length")) {
             auto length = std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10);
             if (length > limit) {
@@ -145,7 +190,9 @@ void ApiService::configure(httplib::Server& server, const std::string& listener)
         }
     });
     Metrics& metrics = metrics_;
-    server.set_logger([listener, &metrics](const httplib::Request& req, const httplib::Response& res) {
+    server.set_logger([listener, &metrics, &deadlines](const httplib::Request& req,
+                                                       const httplib::Response& res) {
+        deadlines.responded();  // httplib logs once the response is written
         auto elapsed = std::chrono::steady_clock::now() - notes.start;
         metrics.response(res.status);
         log_event({{"event", "request"},
@@ -183,6 +230,10 @@ void ApiService::run() {
 }
 
 void ApiService::stop() {
+    // httplib lets each worker finish its connection, and an idle one waits for a request that
+    // would not be served any more: close idle connections now.
+    api_deadlines_.drain();
+    public_deadlines_.drain();
     if (api_) api_->stop();
     public_.stop();
 }

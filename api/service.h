@@ -10,7 +10,9 @@
 #include <string>
 #include <thread>
 
+#include "api/connection_deadline.h"
 #include "api/metrics.h"
+#include "api/plain_listener.h"
 #include "api/tls.h"
 #include "ca/access_control.h"
 #include "ca/app_credentials.h"
@@ -33,9 +35,11 @@ struct Endpoint {
 
 struct HttpSettings {
     size_t max_body_bytes = 64 * 1024;
-    int threads = 32;
-    std::chrono::seconds read_timeout{10};
-    std::chrono::seconds keep_alive_timeout{30};
+    int threads = 128;                      // per listener
+    std::chrono::seconds read_timeout{10};  // per read and per write
+    std::chrono::seconds keep_alive_timeout{5};
+    // A whole request: TLS handshake (new connections), request line, headers and body.
+    std::chrono::seconds request_timeout{20};
 };
 
 // What the routes call into.
@@ -74,17 +78,23 @@ public:
     httplib::Server& api_server() { return *api_; }
     httplib::Server& public_server() { return public_; }
 
-    // Serves until stop(); requests in flight finish before this returns.
+    // Serves until stop(); requests in flight finish before this returns, idle connections are
+    // closed at once.
     void run();
     void stop();
 
 private:
-    void configure(httplib::Server& server, const std::string& listener);
+    DeadlineSettings deadline_settings(const std::string& listener) const;
+    void configure(httplib::Server& server, const std::string& listener,
+                   ConnectionDeadlines& deadlines);
 
     HttpSettings settings_;
     Metrics& metrics_;
+    // Before the servers: their connections report to these until the last one is closed.
+    ConnectionDeadlines api_deadlines_;
+    ConnectionDeadlines public_deadlines_;
     std::unique_ptr<httplib::SSLServer> api_;
-    httplib::Server public_;
+    WatchedHttpServer public_;
     int api_port_ = 0;
     int public_port_ = 0;
 };

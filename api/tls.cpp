@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "api/connection_deadline.h"
 #include "ca/encoding.h"
 #include "ca/errors.h"
 
@@ -51,7 +52,63 @@ int select_certificate(SSL* ssl, void* arg) {
     return 1;
 }
 
+// The registry of a context, for the info callback, which has no argument of its own.
+int context_index() {
+    static const int index = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    return index;
+}
+
+// SSL_free runs this for every connection; the value is set on watched connections only.
+void connection_freed(void*, void* deadlines, CRYPTO_EX_DATA*, int, long, void*) {
+    if (deadlines != nullptr) static_cast<ConnectionDeadlines*>(deadlines)->closing();
+}
+
+int connection_index() {
+    static const int index = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, connection_freed);
+    return index;
+}
+
+// Called by OpenSSL before and after each read from the connection's socket, on the worker
+// thread, during the handshake as for every record after it.
+long watch_reads(BIO* bio, int operation, const char*, size_t, int, long, int result, size_t*) {
+    auto* deadlines = reinterpret_cast<ConnectionDeadlines*>(BIO_get_callback_arg(bio));
+    bool allowed = true;
+    if (operation == BIO_CB_READ) {
+        allowed = deadlines->read_starting();
+    } else if (operation == (BIO_CB_READ | BIO_CB_RETURN)) {
+        allowed = deadlines->read_finished();
+    }
+    if (allowed) return result;
+    // A retry flag left by an earlier EAGAIN (the handshake reads a non-blocking socket) would
+    // make the refusal read as "no data yet", and httplib would wait and try again.
+    BIO_clear_retry_flags(bio);
+    return -1;
+}
+
+// SSL_CB_HANDSHAKE_START comes when httplib first calls SSL_accept, before anything is read,
+// so a client that never sends its ClientHello is watched too.
+void handshake_started(const SSL* ssl, int where, int) {
+    if ((where & SSL_CB_HANDSHAKE_START) == 0) return;
+    if (SSL_get_ex_data(ssl, connection_index()) != nullptr) return;  // already watched
+    auto* deadlines = static_cast<ConnectionDeadlines*>(
+        SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), context_index()));
+    BIO* bio = SSL_get_rbio(ssl);
+    const int fd = SSL_get_fd(ssl);
+    if (deadlines == nullptr || bio == nullptr || fd < 0) return;
+    // Info callbacks get a const SSL; the connection is ours to annotate all the same.
+    if (SSL_set_ex_data(const_cast<SSL*>(ssl), connection_index(), deadlines) != 1) return;
+    BIO_set_callback_arg(bio, reinterpret_cast<char*>(deadlines));
+    BIO_set_callback_ex(bio, watch_reads);
+    deadlines->opened(fd);
+}
+
 }  // namespace
+
+bool watch_connections(SSL_CTX& ctx, ConnectionDeadlines& deadlines) {
+    if (SSL_CTX_set_ex_data(&ctx, context_index(), &deadlines) != 1) return false;
+    SSL_CTX_set_info_callback(&ctx, handshake_started);
+    return true;
+}
 
 std::string openssl_error() {
     unsigned long code = ERR_get_error();

@@ -13,6 +13,8 @@
 
 namespace edgeca::api {
 
+class ConnectionDeadlines;
+
 // A certificate, its private key and the chain to send after it, as OpenSSL objects.
 class TlsCredentials {
 public:
@@ -52,6 +54,12 @@ private:
 // and client certificates requested (not required: enrollment uses a token) and verified
 // against `trusted_pem` (the issuing CA and the root). Returns false on failure.
 bool configure_server_context(SSL_CTX& ctx, CredentialSlot& slot, const std::string& trusted_pem);
+
+// Reports every connection of `ctx` to `deadlines` (connection_deadline.h): from the start of
+// its TLS handshake, around each read from its socket, until SSL_free, which httplib calls
+// before it closes the socket. Reads refused by `deadlines` fail. `deadlines` must outlive the
+// connections of `ctx`. Returns false on failure.
+bool watch_connections(SSL_CTX& ctx, ConnectionDeadlines& deadlines);
 
 // SHA-256 (hex) of the client certificate, when the client sent one and it verified.
 std::optional<std::string> verified_client_fingerprint(const SSL* ssl);

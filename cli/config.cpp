@@ -97,6 +97,9 @@ const std::map<std::string, Setter>& setters() {
         t["keep_alive_timeout"] = [](ServiceConfig& c, const Reader& r) {
             c.keep_alive_timeout = r.duration(seconds(1), seconds(3600));
         };
+        t["request_timeout"] = [](ServiceConfig& c, const Reader& r) {
+            c.request_timeout = r.duration(seconds(1), seconds(300));
+        };
         t["backdate"] = [](ServiceConfig& c, const Reader& r) { c.policy.backdate = r.duration(seconds(0), hours(48)); };
         t["crl_urls"] = [](ServiceConfig& c, const Reader& r) { c.policy.crl_urls = r.list(); };
         t["ca_issuer_urls"] = [](ServiceConfig& c, const Reader& r) { c.policy.ca_issuer_urls = r.list(); };
@@ -239,9 +242,14 @@ std::string default_config_text() {
 # public_url = "http://127.0.0.1:8080"
 
 # max_body_bytes = 65536
-# threads = 32
+# Worker threads per listener: a connection holds one from its accept to its close.
+# threads = 128
+# A client that sends or reads nothing for this long is disconnected.
 # read_timeout = "10s"
-# keep_alive_timeout = "30s"
+# A whole request (TLS handshake, headers, body) must arrive within this, however slowly.
+# request_timeout = "20s"
+# An idle kept-alive connection is closed after this (sooner when every worker is taken).
+# keep_alive_timeout = "5s"
 # notBefore is set this far in the past, for devices whose clocks run late.
 # backdate = "5m"
 

@@ -45,9 +45,13 @@ struct ServiceConfig {
     std::optional<std::filesystem::path> tls_cert;
     std::optional<std::filesystem::path> tls_key;
     size_t max_body_bytes = 64 * 1024;
-    int threads = 32;
+    // Worker threads per listener; a connection holds one from its accept to its close.
+    int threads = 128;
     std::chrono::seconds read_timeout{10};
-    std::chrono::seconds keep_alive_timeout{30};
+    std::chrono::seconds keep_alive_timeout{5};
+    // A whole request (TLS handshake of a new connection, request line, headers, body), however
+    // slowly it trickles in.
+    std::chrono::seconds request_timeout{20};
     ca::IssuancePolicy policy;
     CrlSettings crl;
     EnosConfig enos;

@@ -19,6 +19,8 @@ void check_ranges(const cli::ServiceConfig& c) {
     if (!in(c.max_body_bytes, size_t{1024}, size_t{16} << 20)) fuzz::finding("max_body_bytes out of range");
     if (!in(c.threads, 2, 1024)) fuzz::finding("threads out of range");
     if (!in(c.read_timeout, seconds(1), seconds(300))) fuzz::finding("read_timeout out of range");
+    if (!in(c.request_timeout, seconds(1), seconds(300))) fuzz::finding("request_timeout out of range");
+    if (!in(c.keep_alive_timeout, seconds(1), seconds(3600))) fuzz::finding("keep_alive_timeout out of range");
     if (!in(c.crl.validity, seconds(60), seconds(days(366)))) fuzz::finding("crl.validity out of range");
     if (c.crl.refresh_before >= c.crl.validity) fuzz::finding("crl.refresh_before not below crl.validity");
     if (!in(c.crl.history, 1, 100000)) fuzz::finding("crl.history out of range");
