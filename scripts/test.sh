@@ -19,7 +19,7 @@ stages="${EDGECA_TEST_STAGES:-main asan fuzz tsan}"
 fuzz_seconds="${EDGECA_FUZZ_SECONDS:-15}"
 # The integration tests run under the thread sanitizer: those where requests, revocations and
 # CRL publishing race each other inside one `edgeca serve`.
-tsan_patterns=(eight_clients sigterm burst within_the_configured_delay BarrageTest SlowClient)
+tsan_patterns=(eight_clients sigterm burst within_the_configured_delay BarrageTest SlowClientsTest IdleConnectionsTest)
 
 passed=0
 failed=0
@@ -147,7 +147,8 @@ if wants tsan; then
   fi
   tsan_targets=(cli/edgeca cli/edgeca-root tests/unit-tests tests/tools/botan-verify)
   if ninja -C build-tsan "${tsan_targets[@]}" >/dev/null || ninja -C build-tsan "${tsan_targets[@]}"; then
-    export TSAN_OPTIONS="log_path=$sanitizer_reports/tsan:halt_on_error=0:second_deadlock_stack=1"
+    export TSAN_OPTIONS="log_path=$sanitizer_reports/tsan:halt_on_error=0:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp"
+    export BOTAN_MLOCK_POOL_SIZE=0  # tests/tsan.supp says why
     stage "unit tests under TSan"
     run_unit_tests build-tsan
     stage "concurrency integration tests under TSan"
@@ -155,7 +156,7 @@ if wants tsan; then
     for p in "${tsan_patterns[@]}"; do ks+=(-k "$p"); done
     run_integration_tests build-tsan "${ks[@]}"
     count_sanitizer_reports "tsan"
-    unset TSAN_OPTIONS
+    unset TSAN_OPTIONS BOTAN_MLOCK_POOL_SIZE
   else
     echo "the thread-sanitizer build failed"
     add_counts 0 1
