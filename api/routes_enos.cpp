@@ -7,6 +7,7 @@
 
 #include <set>
 
+#include "api/enos_fields.h"
 #include "api/event_log.h"
 #include "api/http_support.h"
 #include "api/service.h"
@@ -20,6 +21,9 @@ namespace edgeca::api {
 namespace {
 
 using nlohmann::json;
+using enos::bad_argument;
+using enos::check_issue_authority;
+using enos::lenient_integer;
 
 // EnOS's codes (DESIGN.md "EnOS-compatible surface" and EnOS's public API documentation).
 constexpr int enos_ok = 0;
@@ -56,32 +60,13 @@ void envelope(httplib::Response& res, int status, int code, const std::string& m
     write_json(res, status, body);
 }
 
-[[noreturn]] void bad_argument(const std::string& message) {
-    throw ca::Error(ca::ErrorKind::bad_input, "bad_argument", message);
-}
-
 int64_t epoch_ms(ca::Time t) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
 }
 
-// An integer given as a JSON number or as a string of digits (clients differ).
-std::optional<int64_t> lenient_integer(const json& body, const char* key) {
-    auto it = body.find(key);
-    if (it == body.end() || it->is_null()) return std::nullopt;
-    if (it->is_number_integer()) return it->get<int64_t>();
-    if (it->is_string()) {
-        const auto& text = it->get_ref<const std::string&>();
-        if (!text.empty() && text.size() <= 18 &&
-            std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c) != 0; })) {
-            return std::stoll(text);
-        }
-    }
-    bad_argument(fmt::format("{} must be an integer", key));
-}
-
 json parse_body(const httplib::Request& req, std::initializer_list<std::string_view> allowed) {
-    if (req.body.empty()) return json::object();
-    return JsonBody::parse(req, allowed).value();
+    if (!req.body.empty()) require_json(req);
+    return enos::body_from_text(req.body, allowed);
 }
 
 struct Context {
@@ -111,25 +96,7 @@ store::DeviceRecord device_of(Context& c, const httplib::Request& req) {
 }
 
 std::optional<int> valid_day(const httplib::Request& req, const json& body) {
-    std::optional<int64_t> days = lenient_integer(body, "validDay");
-    if (!days) {
-        if (auto text = query(req, "validDay")) days = lenient_integer(json{{"validDay", *text}}, "validDay");
-    }
-    if (!days) return std::nullopt;
-    if (*days < 1 || *days > 36500) bad_argument("validDay must be 1 to 36500");
-    return static_cast<int>(*days);
-}
-
-void check_issue_authority(const json& body) {
-    auto it = body.find("issueAuthority");
-    if (it == body.end() || it->is_null()) return;
-    if (!it->is_string()) bad_argument("issueAuthority is \"RSA\"");
-    const auto& value = it->get_ref<const std::string&>();
-    if (value == "ECC") {
-        bad_argument("issueAuthority ECC is not offered: this CA certifies RSA 2048-bit keys only "
-                     "(the platform's RSA-2048 policy)");
-    }
-    if (value != "RSA") bad_argument(fmt::format("issueAuthority '{}' is not RSA", value.substr(0, 16)));
+    return enos::valid_day(body, query(req, "validDay"));
 }
 
 store::CertificateRecord bound_certificate(Context& c, const json& body, const store::DeviceRecord& device) {

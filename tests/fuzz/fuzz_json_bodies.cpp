@@ -11,6 +11,7 @@
 #include <set>
 #include <string>
 
+#include "api/enos_fields.h"
 #include "api/http_support.h"
 #include "ca/profile.h"
 #include "ca/revocation_reason.h"
@@ -23,50 +24,16 @@ using nlohmann::json;
 
 namespace {
 
-// ---- Mirrors of helpers private to api/routes_enos.cpp and api/routes_v1.cpp (anonymous
-// namespaces there). Keep them in step with the routes; better, move the originals to
-// api/http_support.h and call them from here.
+using api::enos::bad_argument;
+using api::enos::check_issue_authority;
+using api::enos::lenient_integer;
 
-[[noreturn]] void bad_argument(const std::string& message) {
-    throw ca::Error(ca::ErrorKind::bad_input, "bad_argument", message);
-}
-
-// routes_enos.cpp lenient_integer: a JSON number, or a string of at most 18 digits.
-std::optional<int64_t> lenient_integer(const json& body, const char* key) {
-    auto it = body.find(key);
-    if (it == body.end() || it->is_null()) return std::nullopt;
-    if (it->is_number_integer()) return it->get<int64_t>();
-    if (it->is_string()) {
-        const auto& text = it->get_ref<const std::string&>();
-        if (!text.empty() && text.size() <= 18 &&
-            std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isdigit(c) != 0; })) {
-            return std::stoll(text);
-        }
-    }
-    bad_argument(fmt::format("{} must be an integer", key));
-}
-
-// routes_enos.cpp check_issue_authority.
-void check_issue_authority(const json& body) {
-    auto it = body.find("issueAuthority");
-    if (it == body.end() || it->is_null()) return;
-    if (!it->is_string()) bad_argument("issueAuthority is \"RSA\"");
-    const auto& value = it->get_ref<const std::string&>();
-    if (value == "ECC") bad_argument("issueAuthority ECC is not offered");
-    if (value != "RSA") bad_argument(fmt::format("issueAuthority '{}' is not RSA", value.substr(0, 16)));
-}
-
-// routes_enos.cpp valid_day (body only; the query form is the same rule on a string).
-void valid_day(const json& body) {
-    auto days = lenient_integer(body, "validDay");
-    if (days && (*days < 1 || *days > 36500)) bad_argument("validDay must be 1 to 36500");
-}
-
-// routes_enos.cpp parse_body: an empty body is an empty object.
+// The routes' own rules (api/enos_fields.h), with the body as routes_enos.cpp reads it.
 json enos_body(const std::string& text, std::initializer_list<std::string_view> allowed) {
-    if (text.empty()) return json::object();
-    return JsonBody::parse_text(text, allowed).value();
+    return api::enos::body_from_text(text, allowed);
 }
+
+void valid_day(const json& body) { (void)api::enos::valid_day(body, std::nullopt); }
 
 // ---- The routes, each reading its body as the route does.
 
