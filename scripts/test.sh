@@ -27,7 +27,7 @@ add_counts() {  # "P F": adds them
   passed=$((passed + $1))
   failed=$((failed + $2))
 }
-stage() { echo; echo "== $*"; }
+stage() { echo; echo "== $* (at ${SECONDS} s)"; }
 wants() { [[ " $stages " == *" $1 "* ]]; }
 
 scripts/install-deps.sh test
@@ -165,5 +165,6 @@ fi
 
 rmdir "$sanitizer_reports" 2>/dev/null
 echo
+echo "(${SECONDS} s in all)"
 echo "tests: ${passed} passed, ${failed} failed"
 [ "$failed" -eq 0 ]
