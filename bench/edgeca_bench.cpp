@@ -1,7 +1,8 @@
 // bench/edgeca_bench.cpp — the measurements of bench/run.sh: raw RSA-2048 signatures per
-// backend, in-process issuance through the real engine and store, CRL build and sign at a
-// given size, and an HTTPS load generator with mutual TLS and keep-alive. Prints JSON lines.
+// backend and in-process issuance through the real engine and store here; CRLs in
+// crl_bench.cpp, the running service in service_bench.cpp. Prints JSON lines.
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <botan/pkcs8.h>
@@ -10,55 +11,31 @@
 #include <botan/system_rng.h>
 #include <botan/x509self.h>
 #include <fmt/format.h>
-#include <httplib.h>
 
 #include <algorithm>
 #include <atomic>
-#include <chrono>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "bench/bench.h"
 #include "ca/access_control.h"
 #include "ca/device_registry.h"
 #include "ca/distinguished_name.h"
-#include "ca/encoding.h"
 #include "ca/files.h"
-#include "ca/issuing_authority.h"
-#include "ca/openssl_signing_key.h"
 #include "ca/root_authority.h"
-#include "ca/serial_number.h"
-#include "crl/crl_publisher.h"
-#include "store/database.h"
 
-using namespace edgeca;
-using Clock = std::chrono::steady_clock;
-
+namespace edgeca::bench {
 namespace {
 
 Botan::System_RNG rng;
-
-double seconds_since(Clock::time_point start) {
-    return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 double cpu_seconds() {
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
     return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
            static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
-}
-
-long peak_rss_kib() {
-    rusage usage{};
-    getrusage(RUSAGE_SELF, &usage);
-    return usage.ru_maxrss;
-}
-
-ca::SigningBackend backend_of(const std::string& name) {
-    if (name == "botan") return ca::SigningBackend::botan;
-    if (name == "openssl") return ca::SigningBackend::openssl;
-    throw std::runtime_error("backend is botan or openssl");
 }
 
 struct Rate {
@@ -91,6 +68,52 @@ Rate rate(int threads, double seconds, Work work) {
     return {ops / seconds_since(start), (cpu_seconds() - cpu_start) * 1e6 / std::max(ops, 1.0)};
 }
 
+}  // namespace
+
+int64_t status_bytes(pid_t pid, const std::string& field) {
+    std::ifstream in(fmt::format("/proc/{}/status", pid));
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.rfind(field + ":", 0) == 0) return std::stoll(line.substr(field.size() + 1)) * 1024;
+    }
+    return -1;
+}
+
+void reset_peak_rss() {
+    std::ofstream clear("/proc/self/clear_refs");
+    clear << "5";
+}
+
+double percentile(const std::vector<double>& sorted, double p) {
+    if (sorted.empty()) return 0.0;
+    return sorted[std::min(sorted.size() - 1, static_cast<size_t>(p * static_cast<double>(sorted.size())))];
+}
+
+ca::SigningBackend backend_of(const std::string& name) {
+    if (name == "botan") return ca::SigningBackend::botan;
+    if (name == "openssl") return ca::SigningBackend::openssl;
+    throw std::runtime_error("backend is botan or openssl");
+}
+
+Issuer::Issuer(const std::filesystem::path& dir, ca::SigningBackend backend)
+    : root_store(store::Store::create(dir / "root.db")), store(store::Store::create(dir / "issuer.db")) {
+    auto root_key = std::make_unique<Botan::RSA_PrivateKey>(rng, 2048);
+    auto root_cert = ca::RootAuthority::create(root_store, *root_key, ca::parse_distinguished_name("CN=Bench Root"),
+                                               3650, clock, rng, "bench");
+    ca::RootAuthority root(root_store, clock, rng, std::move(root_key), root_cert);
+    std::shared_ptr<const Botan::Private_Key> issuer_key = std::make_shared<Botan::RSA_PrivateKey>(rng, 2048);
+    Botan::X509_Cert_Options options("Bench Issuing CA");
+    auto csr = Botan::X509::create_cert_req(options, *issuer_key, "SHA-256", rng);
+    auto issuer_cert = root.sign_intermediate(csr.BER_encode(), 3000, "bench");
+    plain_key = issuer_key;
+    key = ca::signing_key(issuer_key, backend);
+    identity = {key, issuer_cert, root_cert};
+    ca::DeviceRegistry registry(store, clock, rng);
+    auto admin = ca::Caller::operator_on_host("bench");
+    registry.add_product(admin, {.product_key = "P1", .max_validity_days = 730});
+    registry.add_device(admin, "P1", "SN-BENCH", std::nullopt);
+}
+
 int bench_sign(const std::string& backend, int threads, double seconds) {
     std::shared_ptr<const Botan::Private_Key> key = std::make_shared<Botan::RSA_PrivateKey>(rng, 2048);
     auto signing = ca::signing_key(key, backend_of(backend));
@@ -104,33 +127,6 @@ int bench_sign(const std::string& backend, int threads, double seconds) {
               << std::endl;
     return 0;
 }
-
-// A root, an issuing CA, a product and a device in `dir`, for in-process issuance.
-struct Issuer {
-    store::Store root_store;
-    store::Store store;
-    ca::SystemClock clock;
-    std::shared_ptr<const Botan::Private_Key> key;
-    ca::IssuerIdentity identity;
-
-    Issuer(const std::filesystem::path& dir, ca::SigningBackend backend)
-        : root_store(store::Store::create(dir / "root.db")), store(store::Store::create(dir / "issuer.db")) {
-        auto root_key = std::make_unique<Botan::RSA_PrivateKey>(rng, 2048);
-        auto root_cert = ca::RootAuthority::create(root_store, *root_key, ca::parse_distinguished_name("CN=Bench Root"),
-                                                   3650, clock, rng, "bench");
-        ca::RootAuthority root(root_store, clock, rng, std::move(root_key), root_cert);
-        std::shared_ptr<const Botan::Private_Key> issuer_key = std::make_shared<Botan::RSA_PrivateKey>(rng, 2048);
-        Botan::X509_Cert_Options options("Bench Issuing CA");
-        auto csr = Botan::X509::create_cert_req(options, *issuer_key, "SHA-256", rng);
-        auto issuer_cert = root.sign_intermediate(csr.BER_encode(), 3000, "bench");
-        key = ca::signing_key(issuer_key, backend);
-        identity = {key, issuer_cert, root_cert};
-        ca::DeviceRegistry registry(store, clock, rng);
-        auto admin = ca::Caller::operator_on_host("bench");
-        registry.add_product(admin, {.product_key = "P1", .max_validity_days = 730});
-        registry.add_device(admin, "P1", "SN-BENCH", std::nullopt);
-    }
-};
 
 int bench_issue(const std::string& backend, int threads, double seconds, const std::filesystem::path& dir) {
     ca::ensure_private_directory(dir);
@@ -163,116 +159,96 @@ int bench_issue(const std::string& backend, int threads, double seconds, const s
     return 0;
 }
 
-int bench_crl(const std::string& backend, int64_t entries, const std::filesystem::path& dir) {
-    ca::ensure_private_directory(dir);
-    Issuer issuer(dir, backend_of(backend));
-    // Revoked rows written straight into the store: what a CRL is built from.
-    {
-        auto db = store::Database::open(dir / "issuer.db", false);
-        store::Transaction transaction(db);
-        auto insert = db.prepare(
-            "INSERT INTO certificates (serial, profile, subject, common_name, spki_sha256, fingerprint_sha256, "
-            "not_before, not_after, issued_at, requester, der, revoked_at, revocation_reason) "
-            "VALUES (?1, 'edge', 'CN=x', 'x', 'k', ?2, 0, 4102444800, 0, 'bench', x'30', ?3, ?4)");
-        for (int64_t i = 0; i < entries; ++i) {
-            auto serial = ca::SerialNumber::random(rng).bytes();
-            insert.bind(1, serial).bind(2, ca::to_hex(serial)).bind(3, 1700000000 + i).bind(4, int64_t(1 + i % 5));
-            insert.run();
-            insert.reset();
-        }
-        transaction.commit();
-    }
-    long before = peak_rss_kib();
-    auto start = Clock::now();
-    auto now = issuer.clock.now();
-    auto crl = crl::sign_crl(issuer.store, issuer.identity.certificate, *issuer.key, now, now + std::chrono::hours(24),
-                             10, rng, "bench");
-    double elapsed = seconds_since(start);
-    long after = peak_rss_kib();
-    std::cout << nlohmann::json{{"bench", "crl"},       {"backend", backend},
-                                {"entries", crl.entries}, {"seconds", elapsed},
-                                {"der_bytes", crl.der.size()}, {"peak_rss_growth_bytes", (after - before) * 1024},
-                                {"rss_before_bytes", before * 1024}}
-              << std::endl;
-    return 0;
-}
-
-int bench_load(const std::string& host, int port, const std::string& ca_file, const std::string& cert,
-               const std::string& key, const std::string& body_file, int clients, int requests) {
-    std::string body = ca::read_file(body_file, "the request body");
-    std::vector<std::vector<double>> latencies(static_cast<size_t>(clients));
-    std::atomic<int> failures{0};
-    std::vector<std::thread> pool;
-    auto start = Clock::now();
-    for (int c = 0; c < clients; ++c) {
-        pool.emplace_back([&, c] {
-            httplib::SSLClient client(host, port, cert, key);
-            client.set_ca_cert_path(ca_file.c_str());
-            client.enable_server_certificate_verification(true);
-            client.set_keep_alive(true);
-            client.set_read_timeout(60, 0);
-            for (int i = 0; i < requests; ++i) {
-                auto t0 = Clock::now();
-                auto result = client.Post("/v1/certificates", body, "application/json");
-                latencies[static_cast<size_t>(c)].push_back(seconds_since(t0));
-                if (!result || result->status != 201) ++failures;
-            }
-        });
-    }
-    for (auto& th : pool) th.join();
-    double elapsed = seconds_since(start);
-    std::vector<double> all;
-    for (auto& l : latencies) all.insert(all.end(), l.begin(), l.end());
-    std::sort(all.begin(), all.end());
-    auto pct = [&](double p) { return all.empty() ? 0.0 : all[std::min(all.size() - 1, static_cast<size_t>(p * all.size()))]; };
-    std::cout << nlohmann::json{{"bench", "load"}, {"clients", clients}, {"requests", all.size()},
-                                {"failures", failures.load()}, {"per_second", all.size() / elapsed},
-                                {"p50_ms", pct(0.50) * 1000}, {"p99_ms", pct(0.99) * 1000}}
-              << std::endl;
-    return failures == 0 ? 0 : 1;
-}
-
-}  // namespace
+}  // namespace edgeca::bench
 
 int main(int argc, char** argv) {
+    using namespace edgeca::bench;
     CLI::App app{"edgeca-bench: the measurements behind bench/run.sh (JSON lines on stdout)"};
     app.require_subcommand(1);
     std::string backend = "openssl";
     int threads = 1;
     double seconds = 3;
-    int64_t entries = 1000;
     std::string dir = "/tmp/edgeca-bench";
-    std::string host = "127.0.0.1", ca_file, cert, key, body;
-    int port = 8443, clients = 1, requests = 100;
+    std::string store_path, serials_path;
+
+    auto add_target = [](CLI::App* command, TlsTarget& target) {
+        command->add_option("--host", target.host);
+        command->add_option("--port", target.port, "the HTTPS API port")->required();
+        command->add_option("--ca", target.ca_file, "the root the server's chain ends in")->required();
+        command->add_option("--cert", target.cert, "client certificate (PEM)")->required();
+        command->add_option("--key", target.key, "client key (PEM)")->required();
+    };
 
     auto* sign = app.add_subcommand("sign", "raw RSA-2048 signatures per second");
     sign->add_option("--backend", backend);
     sign->add_option("--threads", threads);
     sign->add_option("--seconds", seconds);
+
     auto* issue = app.add_subcommand("issue", "in-process issuance: CSR checks, policy, build, sign, durable commit");
     issue->add_option("--backend", backend);
     issue->add_option("--threads", threads);
     issue->add_option("--seconds", seconds);
     issue->add_option("--dir", dir)->required();
-    auto* crl = app.add_subcommand("crl", "build and sign a CRL of N revoked entries");
-    crl->add_option("--backend", backend);
-    crl->add_option("--entries", entries)->required();
-    crl->add_option("--dir", dir)->required();
+
+    CrlOptions crl_options;
+    auto* crl = app.add_subcommand("crl", "build and sign a CRL of N revoked entries with reason codes");
+    crl->add_option("--backend", crl_options.backend);
+    crl->add_option("--entries", crl_options.entries)->required();
+    crl->add_option("--dir", crl_options.dir)->required();
+    crl->add_option("--openssl-dir", crl_options.openssl_dir,
+                    "also write the same entries as an `openssl ca` database (index.txt, CA, openssl.cnf)");
+
+    FillOptions fill_options;
+    auto* fill = app.add_subcommand("fill", "add N certificate rows (1 in K revoked) to an issuing CA's store");
+    fill->add_option("--store", fill_options.store, "the issuing CA's issuer.db (service stopped)")->required();
+    fill->add_option("--count", fill_options.count, "how many to add");
+    fill->add_option("--until", fill_options.until, "add as many as make the store hold this many");
+    fill->add_option("--revoked-every", fill_options.revoked_every);
+
+    LoadOptions load_options;
     auto* load = app.add_subcommand("load", "HTTPS issuance with mutual TLS and keep-alive");
-    load->add_option("--host", host);
-    load->add_option("--port", port)->required();
-    load->add_option("--ca", ca_file)->required();
-    load->add_option("--cert", cert)->required();
-    load->add_option("--key", key)->required();
-    load->add_option("--body", body, "file holding the JSON request")->required();
-    load->add_option("--clients", clients);
-    load->add_option("--requests", requests, "per client");
+    add_target(load, load_options.target);
+    load->add_option("--path", load_options.path);
+    load->add_option("--body", load_options.body_file, "file holding the JSON request")->required();
+    load->add_option("--expect-status", load_options.expect_status);
+    load->add_option("--clients", load_options.clients);
+    load->add_option("--seconds", load_options.seconds, "how long each client sends requests");
+    load->add_option("--max-requests", load_options.max_requests, "per client");
+    load->add_option("--serials-out", load_options.serials_out, "write the serials returned, one a line");
+
+    BurstOptions burst_options;
+    auto* burst = app.add_subcommand("burst", "issue N, revoke them all at once, poll the served CRL until it lists them");
+    add_target(burst, burst_options.target);
+    burst->add_option("--public-port", burst_options.public_port, "plain-HTTP port serving /crl")->required();
+    burst->add_option("--body", burst_options.body_file, "the JSON issuance request")->required();
+    burst->add_option("--count", burst_options.count);
+    burst->add_option("--clients", burst_options.clients);
+    burst->add_option("--reason", burst_options.reason);
+    burst->add_option("--timeout", burst_options.timeout);
+
+    StartupOptions startup_options;
+    auto* startup = app.add_subcommand("startup", "start a service, time it until /healthz answers, read its idle memory, stop it");
+    add_target(startup, startup_options.target);
+    startup->add_option("--log", startup_options.log, "where the service's output goes")->required();
+    startup->add_option("--pid-file", startup_options.pid_file);
+    startup->add_option("--timeout", startup_options.timeout);
+    startup->add_option("--idle", startup_options.idle, "seconds to stay idle before reading memory");
+    startup->add_option("command", startup_options.command, "the service command line (after --)")->required();
+
+    auto* check = app.add_subcommand("check-stored", "count how many of the serials in a file are in a store");
+    check->add_option("--store", store_path)->required();
+    check->add_option("--serials", serials_path)->required();
+
     CLI11_PARSE(app, argc, argv);
     try {
         if (sign->parsed()) return bench_sign(backend, threads, seconds);
         if (issue->parsed()) return bench_issue(backend, threads, seconds, dir);
-        if (crl->parsed()) return bench_crl(backend, entries, dir);
-        return bench_load(host, port, ca_file, cert, key, body, clients, requests);
+        if (crl->parsed()) return bench_crl(crl_options);
+        if (fill->parsed()) return bench_fill(fill_options);
+        if (load->parsed()) return bench_load(load_options);
+        if (burst->parsed()) return bench_burst(burst_options);
+        if (startup->parsed()) return bench_startup(startup_options);
+        return bench_check_stored(store_path, serials_path);
     } catch (const std::exception& e) {
         std::cerr << "edgeca-bench: " << e.what() << "\n";
         return 1;

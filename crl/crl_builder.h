@@ -43,6 +43,7 @@ private:
     const Botan::Private_Key& key_;
     std::vector<std::string> distribution_points_;
     std::vector<uint8_t> encoded_entries_;  // the content of revokedCertificates
+    std::vector<uint8_t> scratch_;          // one entry's fields, reused
     size_t count_ = 0;
 };
 

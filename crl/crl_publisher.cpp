@@ -1,7 +1,10 @@
 // crl/crl_publisher.cpp — signing, recording, writing and scheduling CRLs.
 #include "crl/crl_publisher.h"
 
+#include <botan/base64.h>
 #include <fmt/format.h>
+
+#include <algorithm>
 
 #include "ca/encoding.h"
 #include "ca/files.h"
@@ -13,6 +16,25 @@ namespace {
 
 constexpr int number_attempts = 5;
 
+// The PEM of a CRL that may be tens of megabytes, written once into a string of its final
+// size (ca::encode_pem holds the base64 and a growing copy of it besides).
+std::string crl_pem(const std::vector<uint8_t>& der) {
+    constexpr size_t octets_per_line = 48;  // 64 base64 characters
+    const std::string_view begin = "-----BEGIN X509 CRL-----\n", end = "-----END X509 CRL-----\n";
+    std::string pem;
+    pem.reserve(begin.size() + (der.size() + octets_per_line - 1) / octets_per_line * 65 + end.size());
+    pem += begin;
+    char line[72];
+    for (size_t at = 0; at < der.size(); at += octets_per_line) {
+        size_t consumed = 0;
+        const size_t length = std::min(octets_per_line, der.size() - at);
+        pem.append(line, Botan::base64_encode(line, der.data() + at, length, consumed, true));
+        pem.push_back('\n');
+    }
+    pem += end;
+    return pem;
+}
+
 }  // namespace
 
 PublishedCrl sign_crl(store::Store& store, const Botan::X509_Certificate& issuer,
@@ -20,30 +42,36 @@ PublishedCrl sign_crl(store::Store& store, const Botan::X509_Certificate& issuer
                       int history, Botan::RandomNumberGenerator& rng, const std::string& actor,
                       const std::vector<std::string>& distribution_points) {
     for (int attempt = 1;; ++attempt) {
-        CrlBuilder builder(issuer, key, distribution_points);
         PublishedCrl crl;
-        store.read([&](const store::Reader& r) {
-            crl.revocations = r.revocation_counter();
-            crl.number = r.last_crl_number() + 1;
-            r.each_revoked_entry(this_update, [&](store::RevokedEntry&& e) { builder.add(e); });
-        });
+        {
+            // The encoded entries are let go once signed: a CRL of a million entries is tens
+            // of megabytes, and the peak is what the service must have room for.
+            CrlBuilder builder(issuer, key, distribution_points);
+            store.read([&](const store::Reader& r) {
+                crl.revocations = r.revocation_counter();
+                crl.number = r.last_crl_number() + 1;
+                r.each_revoked_entry(this_update, [&](store::RevokedEntry&& e) { builder.add(e); });
+            });
+            crl.entries = static_cast<int64_t>(builder.entries());
+            crl.der = builder.sign(crl.number, this_update, next_update, rng);
+        }
         crl.this_update = this_update;
         crl.next_update = next_update;
-        crl.entries = static_cast<int64_t>(builder.entries());
-        crl.der = builder.sign(crl.number, this_update, next_update, rng);
+        // The DER moves into the record and back: a copy would be one more of its size.
+        store::CrlRecord record{crl.number, crl.this_update, crl.next_update, crl.entries,
+                                crl.revocations, std::move(crl.der)};
         try {
             store.write([&](store::Writer& w) {
-                w.insert_crl({crl.number, crl.this_update, crl.next_update, crl.entries,
-                              crl.revocations, crl.der},
-                             history);
-                w.append_audit({actor, "crl", "", ca::sha256_hex(crl.der), "ok",
+                w.insert_crl(record, history);
+                w.append_audit({actor, "crl", "", ca::sha256_hex(record.der), "ok",
                                 fmt::format("number={} entries={}", crl.number, crl.entries)});
             });
         } catch (const store::StoreError& e) {
             if (e.constraint_violation() && attempt < number_attempts) continue;
             throw;
         }
-        crl.pem = ca::encode_pem(crl.der, "X509 CRL");
+        crl.der = std::move(record.der);
+        crl.pem = crl_pem(crl.der);
         return crl;
     }
 }
@@ -74,21 +102,28 @@ bool CrlPublisher::needs_refresh(const PublishedCrl& crl, ca::Time now) const {
 
 namespace {
 
-std::shared_ptr<PublishedCrl> from_record(const store::CrlRecord& record) {
+std::shared_ptr<PublishedCrl> from_record(store::CrlRecord&& record) {
     auto crl = std::make_shared<PublishedCrl>();
     crl->number = record.number;
     crl->this_update = record.this_update;
     crl->next_update = record.next_update;
     crl->entries = record.entries;
     crl->revocations = record.revocations;
-    crl->der = record.der;
-    crl->pem = ca::encode_pem(crl->der, "X509 CRL");
+    crl->der = std::move(record.der);
+    crl->pem = crl_pem(crl->der);
     return crl;
 }
 
 }  // namespace
 
 bool CrlPublisher::adopt_newer_from_store() {
+    // Called on every tick: the newest CRL's DER (tens of megabytes for a million entries) is
+    // read only when its number is newer than the one served.
+    const int64_t newest = store_.read([](const store::Reader& r) { return r.last_crl_number(); });
+    {
+        std::lock_guard lock(mutex_);
+        if (current_ && newest <= current_->number) return false;
+    }
     auto [record, counter] = store_.read([](const store::Reader& r) {
         return std::pair{r.latest_crl(), r.revocation_counter()};
     });
@@ -96,11 +131,12 @@ bool CrlPublisher::adopt_newer_from_store() {
         std::lock_guard lock(mutex_);
         if (current_ && (!record || record->number <= current_->number)) return false;
     }
-    if (!record || record->der.empty() || record->revocations != counter ||
-        needs_refresh(*from_record(*record), clock_.now())) {
-        return false;
-    }
-    auto crl = from_record(*record);
+    if (!record || record->der.empty() || record->revocations != counter) return false;
+    PublishedCrl dates;
+    dates.this_update = record->this_update;
+    dates.next_update = record->next_update;
+    if (needs_refresh(dates, clock_.now())) return false;
+    auto crl = from_record(std::move(*record));
     // The files may be older than the store (a crash between commit and write, or a CRL
     // signed by another process).
     write_crl_files(directory_, *crl);
