@@ -13,7 +13,7 @@ import sqlite3
 import subprocess
 import threading
 
-from harness import binary, run
+from harness import binary, exchange, run
 
 # What a caller sees when the service is killed under it: refused or reset connections, a TLS
 # stream cut in the middle, an HTTP response that never came. ssl.SSLError and socket.timeout
@@ -163,16 +163,7 @@ class Caller:
         data = json.dumps(body).encode() if body is not None else raw
         if data is not None and content_type:
             all_headers["Content-Type"] = content_type
-        try:
-            conn.request(method, path, body=data, headers=all_headers)
-            response = conn.getresponse()
-            payload = response.read()
-            response_headers = {k.lower(): v for k, v in response.getheaders()}
-        finally:
-            conn.close()
-        if response_headers.get("content-type", "").startswith("application/json"):
-            payload = json.loads(payload)
-        return response.status, response_headers, payload
+        return exchange(conn, method, path, data, all_headers)
 
 
 def error_code(payload):

@@ -117,6 +117,21 @@ class RootCeremony:
         return [line.split()[0] for line in result.stdout.splitlines()[1:] if line.strip()]
 
 
+def exchange(conn, method, path, data, headers):
+    """Sends one request on `conn` and closes it; returns (status, lower-cased headers, parsed JSON
+    when the response says it is JSON, else bytes)."""
+    try:
+        conn.request(method, path, body=data, headers=headers)
+        response = conn.getresponse()
+        payload = response.read()
+        response_headers = {k.lower(): v for k, v in response.getheaders()}
+    finally:
+        conn.close()
+    if response_headers.get("content-type", "").startswith("application/json"):
+        payload = json.loads(payload)
+    return response.status, response_headers, payload
+
+
 def assert_crl_signed_by(path, cafile, der=False):
     """`openssl crl -CAfile` exits 0 even when the signature fails (OpenSSL 3.0): read its verdict."""
     result = run(["openssl", "crl", "-in", path, "-noout", "-CAfile", cafile, *(["-inform", "DER"] if der else [])])
@@ -264,16 +279,7 @@ class IssuingCA:
             all_headers["Content-Type"] = content_type
         if token:
             all_headers["Authorization"] = f"Bearer {token}"
-        try:
-            conn.request(method, path, body=data, headers=all_headers)
-            response = conn.getresponse()
-            payload = response.read()
-            response_headers = {k.lower(): v for k, v in response.getheaders()}
-        finally:
-            conn.close()
-        if response_headers.get("content-type", "").startswith("application/json"):
-            payload = json.loads(payload)
-        return response.status, response_headers, payload
+        return exchange(conn, method, path, data, all_headers)
 
     def token(self, role="hub", ttl="1h"):
         result = self.edgeca("token create", "--role", role, "--ttl", ttl)
