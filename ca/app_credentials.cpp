@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <thread>
 
 #include "ca/device_registry.h"
 #include "ca/encoding.h"
@@ -41,33 +42,20 @@ std::string uuid4(Botan::RandomNumberGenerator& rng) {
                        hex.substr(16, 4), hex.substr(20));
 }
 
-std::string random_text(Botan::RandomNumberGenerator& rng, size_t bytes) {
-    std::string text = Botan::base64_encode(rng.random_vec(bytes));
+// URL-safe base64 without padding.
+std::string url_base64(std::span<const uint8_t> bytes) {
+    std::string text = Botan::base64_encode(bytes.data(), bytes.size());
     std::replace(text.begin(), text.end(), '+', '-');
     std::replace(text.begin(), text.end(), '/', '_');
     text.erase(std::remove(text.begin(), text.end(), '='), text.end());
     return text;
 }
 
-}  // namespace
-
-bool ReplayGuard::first_use(const std::string& digest, std::chrono::steady_clock::time_point forget_at) {
-    const auto now = std::chrono::steady_clock::now();
-    std::lock_guard lock(mutex_);
-    while (!expiry_.empty() && expiry_.front().first <= now) {
-        seen_.erase(expiry_.front().second);
-        expiry_.pop_front();
-    }
-    if (seen_.contains(digest)) return false;
-    if (seen_.size() >= capacity_) {
-        throw Error(ErrorKind::unavailable, "replay_cache_full",
-                    "too many signed requests within the timestamp window; try again shortly");
-    }
-    seen_.insert(digest);
-    // forget_at is the same window for every entry, so the deque stays in order.
-    expiry_.emplace_back(forget_at, digest);
-    return true;
+std::string random_text(Botan::RandomNumberGenerator& rng, size_t bytes) {
+    return url_base64(rng.random_vec(bytes));
 }
+
+}  // namespace
 
 std::string enos_params_data(const std::vector<std::pair<std::string, std::string>>& query,
                              const std::string& body) {
@@ -87,8 +75,7 @@ AppCredentials::AppCredentials(store::Store& store, const Clock& clock,
       rng_(rng),
       issuer_(issuer),
       key_(std::move(key)),
-      settings_(settings),
-      replay_(settings.replay_capacity) {}
+      settings_(settings) {}
 
 AppCredentialPair AppCredentials::create(const Caller& caller, const std::string& name,
                                          store::Role role) {
@@ -167,28 +154,34 @@ AccessToken AppCredentials::issue_access_token(const std::string& app_key,
     if (!app) refuse("app_key_unknown", "the appKey does not exist");
     const std::string expected = sha256_hex(as_bytes(app_key + std::to_string(timestamp_ms) + secret_of(*app)));
     if (!same_hex(expected, encryption)) refuse("encryption_invalid", "the encryption is not valid");
-    if (!replay_.first_use("token:" + expected, std::chrono::steady_clock::now() + 2 * settings_.timestamp_window)) {
-        refuse("replayed", "this encryption was used before");
-    }
-    std::string token = "eat_" + random_text(rng_, 32);
+    // A PKCS#1 v1.5 signature is deterministic and unpredictable without the key: the same
+    // request yields the same token, whichever node answers, and nobody else can compute it.
+    if (!key_) throw Error(ErrorKind::internal, "internal", "access tokens need the issuing CA's key");
+    Botan::PK_Signer signer(*key_, rng_, "EMSA3(SHA-256)");
+    const std::string message = "edgeca access token\n" + app_key + "\n" + expected;
+    const auto derived = signer.sign_message(as_bytes(message).data(), message.size(), rng_);
+    const std::string token = "eat_" + url_base64(sha256(derived));
+    const std::string token_sha256 = sha256_hex(as_bytes(token));
     const Time now = clock_.now();
-    store_.write([&](store::Writer& w) {
+    auto expires_at = store_.write([&](store::Writer& w) {
         w.delete_expired_access_tokens(now);
-        w.insert_access_token({sha256_hex(as_bytes(token)), app_key, now, now + settings_.token_lifetime});
+        if (auto known = w.access_token(token_sha256)) return known->expires_at;
+        w.insert_access_token({token_sha256, app_key, now, now + settings_.token_lifetime});
+        return now + settings_.token_lifetime;
     });
-    return {token, settings_.token_lifetime};
+    if (expires_at <= now) refuse("access_token_expired", "this token request was answered before and its token has expired");
+    return {token, std::chrono::duration_cast<std::chrono::seconds>(expires_at - now)};
 }
 
-Caller AppCredentials::authenticate(const std::string& access_token, const std::string& timestamp,
-                                    const std::string& signature, const std::string& params_data) {
+SignedCall AppCredentials::authenticate(const std::string& access_token, const std::string& timestamp,
+                                        const std::string& signature, const std::string& params_data) {
     if (access_token.empty() || timestamp.empty() || signature.empty()) {
         refuse("parameter_missing", "apim-accesstoken, apim-timestamp and apim-signature are required");
     }
-    int64_t timestamp_ms = 0;
     if (timestamp.size() > 15 || !std::all_of(timestamp.begin(), timestamp.end(), [](unsigned char c) { return std::isdigit(c) != 0; })) {
         refuse("timestamp_out_of_window", "apim-timestamp is milliseconds since 1970");
     }
-    timestamp_ms = std::stoll(timestamp);
+    const int64_t timestamp_ms = std::stoll(timestamp);
     check_timestamp(timestamp_ms);
     auto [record, app] = store_.read([&](const store::Reader& r) {
         auto token = r.access_token(sha256_hex(as_bytes(access_token)));
@@ -198,10 +191,38 @@ Caller AppCredentials::authenticate(const std::string& access_token, const std::
     if (clock_.now() >= record->expires_at) refuse("access_token_expired", "the access token has expired");
     const std::string expected = sha256_hex(as_bytes(access_token + params_data + timestamp + secret_of(*app)));
     if (!same_hex(expected, signature)) refuse("signature_invalid", "the signature is not valid");
-    if (!replay_.first_use("call:" + expected, std::chrono::steady_clock::now() + 2 * settings_.timestamp_window)) {
-        refuse("replayed", "this signature was used before: a request is accepted once");
+    const Time timestamp_time{std::chrono::duration_cast<std::chrono::seconds>(std::chrono::milliseconds(timestamp_ms))};
+    return {Caller::with_role("app:" + app->name, app->role), app->app_key, sha256_hex(as_bytes(expected)),
+            timestamp_time + settings_.timestamp_window + std::chrono::seconds(2)};
+}
+
+std::optional<std::string> AppCredentials::claim(const SignedCall& call) {
+    const auto give_up = std::chrono::steady_clock::now() + settings_.repeat_wait;
+    for (;;) {
+        auto kept = store_.write([&](store::Writer& w) -> std::optional<store::EnosCallRecord> {
+            if (w.claim_enos_call({call.signature_sha256, call.app_key, clock_.now(), call.expires_at})) {
+                return std::nullopt;
+            }
+            return w.enos_call(call.signature_sha256);
+        });
+        if (!kept) return std::nullopt;  // claimed: this call acts
+        if (kept->answer) return kept->answer;
+        if (std::chrono::steady_clock::now() >= give_up) {
+            throw Error(ErrorKind::unavailable, "call_unfinished",
+                        "the same signed request was accepted before and has not been answered yet; "
+                        "list the device's certificates to see its effect, or send the request again "
+                        "with a new timestamp");
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
-    return Caller::with_role("app:" + app->name, app->role);
+}
+
+void AppCredentials::answer(const SignedCall& call, const std::string& answer) {
+    store_.write([&](store::Writer& w) { w.answer_enos_call(call.signature_sha256, answer); });
+}
+
+void AppCredentials::release(const SignedCall& call) {
+    store_.write([&](store::Writer& w) { w.release_enos_call(call.signature_sha256); });
 }
 
 }  // namespace edgeca::ca

@@ -8,12 +8,10 @@
 #include <botan/x509cert.h>
 
 #include <chrono>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "ca/caller.h"
@@ -25,7 +23,8 @@ namespace edgeca::ca {
 struct GatewaySettings {
     std::chrono::seconds token_lifetime{7200};    // EnOS: 7200 s
     std::chrono::seconds timestamp_window{300};   // a request's timestamp may be this far off
-    size_t replay_capacity = 200000;              // signatures remembered within the window
+    // How long a repeated call waits for the answer of the same call still running elsewhere.
+    std::chrono::milliseconds repeat_wait{10000};
 };
 
 struct AppCredentialPair {
@@ -38,20 +37,12 @@ struct AccessToken {
     std::chrono::seconds expires_in;
 };
 
-// Remembers what was seen within a time window, so that the same request is not accepted
-// twice. Fails closed: when full, nothing new is accepted until entries age out.
-class ReplayGuard {
-public:
-    explicit ReplayGuard(size_t capacity) : capacity_(capacity) {}
-    // True the first time `digest` is offered within its lifetime; false for a replay. Throws
-    // Error(unavailable, "replay_cache_full") when the capacity is reached.
-    bool first_use(const std::string& digest, std::chrono::steady_clock::time_point forget_at);
-
-private:
-    std::mutex mutex_;
-    size_t capacity_;
-    std::unordered_set<std::string> seen_;
-    std::deque<std::pair<std::chrono::steady_clock::time_point, std::string>> expiry_;
+// A call whose signature checked out: who made it, and the identity of the call itself.
+struct SignedCall {
+    Caller caller;
+    std::string app_key;
+    std::string signature_sha256;  // the same request signed at the same timestamp: the same call
+    Time expires_at{};             // when its timestamp leaves the window: no repeat after that
 };
 
 class AppCredentials {
@@ -68,16 +59,28 @@ public:
     std::vector<store::AppRecord> apps() const;
 
     // POST /apim-token-service/v2.0/token/get: checks encryption = sha256(appKey + timestamp +
-    // appSecret), the timestamp window and replays. Errors carry the codes "parameter_missing",
-    // "app_key_unknown", "encryption_invalid", "timestamp_out_of_window", "replayed".
+    // appSecret) and the timestamp window. The token is derived from the request with the
+    // issuing CA's key, so the same request (a client that asks twice within a second) gets the
+    // same token, on any node. Errors carry the codes "parameter_missing", "app_key_unknown",
+    // "encryption_invalid", "timestamp_out_of_window".
     AccessToken issue_access_token(const std::string& app_key, const std::string& encryption,
                                    int64_t timestamp_ms);
 
     // Every other call: signature = sha256(accessToken + paramsData + timestamp + appSecret).
     // Errors: "parameter_missing", "access_token_unknown", "access_token_expired",
-    // "timestamp_out_of_window", "signature_invalid", "replayed".
-    Caller authenticate(const std::string& access_token, const std::string& timestamp,
-                        const std::string& signature, const std::string& params_data);
+    // "timestamp_out_of_window", "signature_invalid". A repeated signature is not refused here:
+    // a read is answered again, and a call that acts goes through claim().
+    SignedCall authenticate(const std::string& access_token, const std::string& timestamp,
+                            const std::string& signature, const std::string& params_data);
+
+    // Before a call acts: nullopt when this call is the first with its signature (it then acts
+    // and hands its answer to answer(), or to release() when it changed nothing); otherwise the
+    // first call's answer, kept in the store, so the CA never acts twice for one signature. A
+    // first call still running (here or on another node) is waited for up to repeat_wait;
+    // after that Error(unavailable, "call_unfinished").
+    std::optional<std::string> claim(const SignedCall& call);
+    void answer(const SignedCall& call, const std::string& answer);
+    void release(const SignedCall& call);
 
 private:
     std::string secret_of(const store::AppRecord& app);
@@ -89,7 +92,6 @@ private:
     const Botan::X509_Certificate& issuer_;
     std::shared_ptr<const Botan::Private_Key> key_;
     GatewaySettings settings_;
-    ReplayGuard replay_;
     std::mutex secrets_mutex_;
     std::unordered_map<std::string, std::string> secrets_;  // opened secrets, by app key
 };

@@ -56,7 +56,7 @@ std::optional<AccessTokenRecord> Reader::access_token(const std::string& token_s
 
 void Writer::insert_access_token(const AccessTokenRecord& t) {
     db_.prepare("INSERT INTO access_tokens (token_sha256, app_key, issued_at, expires_at) "
-                "VALUES (?1, ?2, ?3, ?4)")
+                "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (token_sha256) DO NOTHING")
         .bind(1, t.token_sha256)
         .bind(2, t.app_key)
         .bind(3, t.issued_at)
@@ -66,6 +66,41 @@ void Writer::insert_access_token(const AccessTokenRecord& t) {
 
 void Writer::delete_expired_access_tokens(Time now) {
     db_.prepare("DELETE FROM access_tokens WHERE expires_at < ?1").bind(1, now).run();
+}
+
+std::optional<EnosCallRecord> Reader::enos_call(const std::string& signature_sha256) const {
+    auto statement = db_.prepare(
+        "SELECT signature_sha256, app_key, claimed_at, expires_at, answer FROM enos_calls "
+        "WHERE signature_sha256 = ?1");
+    statement.bind(1, signature_sha256);
+    if (!statement.step()) return std::nullopt;
+    return EnosCallRecord{statement.text(0), statement.text(1), statement.time(2), statement.time(3),
+                          statement.optional_text(4)};
+}
+
+bool Writer::claim_enos_call(const EnosCallRecord& c) {
+    db_.prepare("DELETE FROM enos_calls WHERE expires_at < ?1").bind(1, c.claimed_at).run();
+    db_.prepare("INSERT INTO enos_calls (signature_sha256, app_key, claimed_at, expires_at) "
+                "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (signature_sha256) DO NOTHING")
+        .bind(1, c.signature_sha256)
+        .bind(2, c.app_key)
+        .bind(3, c.claimed_at)
+        .bind(4, c.expires_at)
+        .run();
+    return db_.changes() == 1;
+}
+
+void Writer::answer_enos_call(const std::string& signature_sha256, const std::string& answer) {
+    db_.prepare("UPDATE enos_calls SET answer = ?2 WHERE signature_sha256 = ?1")
+        .bind(1, signature_sha256)
+        .bind(2, answer)
+        .run();
+}
+
+void Writer::release_enos_call(const std::string& signature_sha256) {
+    db_.prepare("DELETE FROM enos_calls WHERE signature_sha256 = ?1 AND answer IS NULL")
+        .bind(1, signature_sha256)
+        .run();
 }
 
 }  // namespace edgeca::store

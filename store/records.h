@@ -157,4 +157,13 @@ struct AccessTokenRecord {
     Time expires_at{};
 };
 
+// A signed EnOS call that acts: claimed before it acts, answered once it has.
+struct EnosCallRecord {
+    std::string signature_sha256;
+    std::string app_key;
+    Time claimed_at{};
+    Time expires_at{};
+    std::optional<std::string> answer;  // the answer's JSON text; empty while the call runs
+};
+
 }  // namespace edgeca::store

@@ -173,6 +173,20 @@ UPDATE key_bindings SET compromised_at = (
     SELECT max(revoked_at) FROM certificates c
     WHERE c.spki_sha256 = key_bindings.spki_sha256 AND c.revocation_reason = 1);
 )sql"},
+        {6, "EnOS signed calls: each write call acts once, and its answer is kept for repeats", R"sql(
+-- A signed EnOS call that changes something (apply, renew, revoke) is claimed here by the
+-- SHA-256 of its apim-signature before it acts, and its answer is kept beside the claim. The
+-- same signature again, on any node and after a restart, gets the kept answer instead of
+-- acting twice. Rows are forgotten once the signature's timestamp is out of the window.
+CREATE TABLE enos_calls (
+    signature_sha256 TEXT PRIMARY KEY,
+    app_key TEXT NOT NULL,
+    claimed_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    answer TEXT
+);
+CREATE INDEX enos_calls_expiry ON enos_calls(expires_at);
+)sql"},
     };
     return all;
 }

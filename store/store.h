@@ -70,6 +70,7 @@ public:
     std::optional<AppRecord> app(const std::string& app_key) const;
     std::vector<AppRecord> apps() const;
     std::optional<AccessTokenRecord> access_token(const std::string& token_sha256) const;
+    std::optional<EnosCallRecord> enos_call(const std::string& signature_sha256) const;
     struct IdempotentRequest {
         std::string request_sha256;
         int64_t certificate_id = 0;
@@ -118,9 +119,16 @@ public:
     void insert_app(const AppRecord& app);
     // Removes the application and its access tokens; false when there was none.
     bool delete_app(const std::string& app_key);
+    // Inserts the token; a token already present (the same hash) is left as it is.
     void insert_access_token(const AccessTokenRecord& token);
     // Forgets tokens that expired before `now`.
     void delete_expired_access_tokens(Time now);
+    // Claims a signed call; false when the signature is claimed already (by this node or
+    // another). Forgets claims that expired before the new one's claimed_at.
+    bool claim_enos_call(const EnosCallRecord& call);
+    void answer_enos_call(const std::string& signature_sha256, const std::string& answer);
+    // Gives up a claim whose call changed nothing, so that the same call may be sent again.
+    void release_enos_call(const std::string& signature_sha256);
     void record_idempotent_request(const std::string& requester, const std::string& key,
                                    const std::string& request_sha256, int64_t certificate_id,
                                    Time now);

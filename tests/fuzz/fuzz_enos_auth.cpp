@@ -105,7 +105,7 @@ void signed_call(Gateway& g, std::vector<std::string> f) {
     if (f[1] == "$NOW") f[1] = g.now_ms;
     const std::string params = ca::enos_params_data(query_pairs(f[3]), f[4]);
     if (f[2] == "$SIG") f[2] = g.signature(f[0], params, f[1]);
-    auto caller = g.apps->authenticate(f[0], f[1], f[2], params);
+    const auto caller = g.apps->authenticate(f[0], f[1], f[2], params).caller;
     // Accepted: it must be this application, with the one signature that is right.
     if (caller.principal != "app:fuzz-app" || !caller.is_hub()) fuzz::finding("accepted as someone else", caller.principal);
     if (f[0] != g.token) fuzz::finding("accepted with a token that was never issued", f[0]);

@@ -16,7 +16,7 @@ int64_t ms(ca::Time t) { return std::chrono::duration_cast<std::chrono::millisec
 
 struct GatewayFixture : test::IssuerFixture {
     ca::AppCredentials apps{store, clock, test::rng(), identity.certificate, identity.key,
-                            {.token_lifetime = 7200s, .timestamp_window = 300s, .replay_capacity = 4}};
+                            {.token_lifetime = 7200s, .timestamp_window = 300s, .repeat_wait = 200ms}};
     ca::AppCredentialPair app = apps.create(admin, "hub-app", store::Role::hub);
 
     std::string encryption(int64_t timestamp) {
@@ -35,25 +35,19 @@ TEST_CASE("paramsData sorts query parameters by name and appends the body") {
     CHECK(ca::enos_params_data({{"b", "2"}, {"B", "1"}}, "") == "B1b2");  // ASCII order
 }
 
-TEST_CASE("the replay guard accepts once, forgets after the window, and fails closed when full") {
-    ca::ReplayGuard guard(2);
-    auto later = std::chrono::steady_clock::now() + 1h;
-    CHECK(guard.first_use("a", later));
-    CHECK_FALSE(guard.first_use("a", later));
-    CHECK(guard.first_use("b", later));
-    CHECK(test::error_code([&] { guard.first_use("c", later); }) == "replay_cache_full");
-    ca::ReplayGuard short_lived(1);
-    CHECK(short_lived.first_use("x", std::chrono::steady_clock::now()));
-    CHECK(short_lived.first_use("y", std::chrono::steady_clock::now()));  // "x" was forgotten
-}
-
 TEST_CASE("an access token is issued for a correct encryption inside the window only") {
     GatewayFixture f;
     const int64_t now = ms(f.clock.now());
     auto token = f.apps.issue_access_token(f.app.app_key, f.encryption(now), now);
     CHECK(token.token.starts_with("eat_"));
     CHECK(token.expires_in == 7200s);
-    CHECK(test::error_code([&] { f.apps.issue_access_token(f.app.app_key, f.encryption(now), now); }) == "replayed");
+    // The same request again (a client asking twice in one second) gets the same token, with
+    // what is left of its lifetime; another timestamp gets another token.
+    f.clock.advance(2s);
+    auto again = f.apps.issue_access_token(f.app.app_key, f.encryption(now), now);
+    CHECK(again.token == token.token);
+    CHECK(again.expires_in == 7198s);
+    CHECK(f.apps.issue_access_token(f.app.app_key, f.encryption(now + 1), now + 1).token != token.token);
     CHECK(test::error_code([&] { f.apps.issue_access_token("nope", f.encryption(now + 1), now + 1); }) == "app_key_unknown");
     CHECK(test::error_code([&] { f.apps.issue_access_token(f.app.app_key, f.encryption(now + 2) + "0", now + 2); }) ==
           "encryption_invalid");
@@ -66,16 +60,20 @@ TEST_CASE("an access token is issued for a correct encryption inside the window 
     CHECK_NOTHROW(f.apps.issue_access_token(f.app.app_key, upper, now + 3));
 }
 
-TEST_CASE("a signed call authenticates as the application's role, once, until the token expires") {
+TEST_CASE("a signed call authenticates as the application's role until the token expires") {
     GatewayFixture f;
     int64_t now = ms(f.clock.now());
     auto token = f.apps.issue_access_token(f.app.app_key, f.encryption(now), now).token;
     const std::string params = ca::enos_params_data({{"action", "list"}, {"orgId", "o1"}}, "");
-    auto caller = f.apps.authenticate(token, std::to_string(now), f.signature(token, params, now), params);
-    CHECK(caller.is_hub());
-    CHECK(caller.principal == "app:hub-app");
-    CHECK(test::error_code([&] { f.apps.authenticate(token, std::to_string(now), f.signature(token, params, now), params); }) ==
-          "replayed");
+    auto call = f.apps.authenticate(token, std::to_string(now), f.signature(token, params, now), params);
+    CHECK(call.caller.is_hub());
+    CHECK(call.caller.principal == "app:hub-app");
+    CHECK(call.app_key == f.app.app_key);
+    // The same signature again authenticates as the same call: a read is answered again.
+    auto repeated = f.apps.authenticate(token, std::to_string(now), f.signature(token, params, now), params);
+    CHECK(repeated.signature_sha256 == call.signature_sha256);
+    CHECK(f.apps.authenticate(token, std::to_string(now + 1), f.signature(token, params, now + 1), params)
+              .signature_sha256 != call.signature_sha256);
     CHECK(test::error_code([&] { f.apps.authenticate(token, std::to_string(now + 1), f.signature(token, params, now), params); }) ==
           "signature_invalid");
     CHECK(test::error_code([&] { f.apps.authenticate("eat_x", std::to_string(now), "00", params); }) == "access_token_unknown");
@@ -123,4 +121,30 @@ TEST_CASE("a renewal without a CSR certifies the earlier key again, for a valid 
     renew.renewal_of = renewed.record.serial;
     f.clock.advance(std::chrono::hours(24 * 731));
     CHECK(test::error_code([&] { f.authority.issue(f.hub, renew); }) == "certificate_not_valid");
+}
+
+TEST_CASE("a call that acts is claimed once; a repeat gets the first answer, on any instance") {
+    GatewayFixture f;
+    const int64_t now = ms(f.clock.now());
+    auto token = f.apps.issue_access_token(f.app.app_key, f.encryption(now), now).token;
+    const std::string params = ca::enos_params_data({{"action", "revoke"}, {"orgId", "o1"}}, "{}");
+    auto call = f.apps.authenticate(token, std::to_string(now), f.signature(token, params, now), params);
+    CHECK_FALSE(f.apps.claim(call).has_value());  // the first: it acts
+    // While it runs, a repeat waits for it, then gives up without acting.
+    CHECK(test::error_code([&] { f.apps.claim(call); }) == "call_unfinished");
+    f.apps.answer(call, R"({"code":0})");
+    // A second instance over the same store (another node, or after a restart) sees the answer.
+    ca::AppCredentials other{f.store, f.clock, test::rng(), f.identity.certificate, f.identity.key, {}};
+    CHECK(other.claim(call) == std::optional<std::string>(R"({"code":0})"));
+    // A call that changed nothing gives its claim up, and the same call may act again.
+    auto second = f.apps.authenticate(token, std::to_string(now + 1), f.signature(token, params, now + 1), params);
+    CHECK_FALSE(f.apps.claim(second).has_value());
+    f.apps.release(second);
+    CHECK_FALSE(f.apps.claim(second).has_value());
+    // Claims are forgotten once their timestamp is out of the window.
+    f.clock.advance(400s);
+    f.store.write([&](store::Writer& w) {
+        CHECK(w.claim_enos_call({"other", f.app.app_key, f.clock.now(), f.clock.now() + 300s}));
+    });
+    CHECK_FALSE(f.store.read([&](const store::Reader& r) { return r.enos_call(call.signature_sha256); }).has_value());
 }
