@@ -65,7 +65,8 @@ JsonBody JsonBody::parse(const httplib::Request& req, std::initializer_list<std:
     return parse_text(req.body, allowed);
 }
 
-JsonBody JsonBody::parse_text(const std::string& text, std::initializer_list<std::string_view> allowed) {
+JsonBody JsonBody::parse_text(const std::string& text, std::initializer_list<std::string_view> allowed,
+                              UnknownFields unknown) {
     nlohmann::json value;
     try {
         value = nlohmann::json::parse(text, [](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
@@ -77,7 +78,7 @@ JsonBody JsonBody::parse_text(const std::string& text, std::initializer_list<std
     }
     if (!value.is_object()) bad("malformed_json", "the body must be a JSON object");
     for (const auto& [key, _] : value.items()) {
-        if (std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
+        if (unknown == UnknownFields::refuse && std::find(allowed.begin(), allowed.end(), key) == allowed.end()) {
             bad("unknown_field", fmt::format("unknown field '{}'", key.substr(0, 64)));
         }
     }

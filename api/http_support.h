@@ -28,8 +28,11 @@ void require_json(const httplib::Request& req);
 // A JSON object body whose keys must all be among `allowed`.
 class JsonBody {
 public:
+    // The v1 API refuses a field it does not know; the EnOS surface ignores it, as EnOS does.
+    enum class UnknownFields { refuse, ignore };
     static JsonBody parse(const httplib::Request& req, std::initializer_list<std::string_view> allowed);
-    static JsonBody parse_text(const std::string& text, std::initializer_list<std::string_view> allowed);
+    static JsonBody parse_text(const std::string& text, std::initializer_list<std::string_view> allowed,
+                               UnknownFields unknown = UnknownFields::refuse);
 
     std::optional<std::string> string(std::string_view key) const;
     std::string required_string(std::string_view key) const;

@@ -5,16 +5,14 @@
 #include <botan/system_rng.h>
 #include <fmt/format.h>
 
-#include <set>
+#include <botan/x509cert.h>
 
 #include "api/enos_fields.h"
 #include "api/event_log.h"
 #include "api/http_support.h"
 #include "api/service.h"
 #include "ca/certificate_facts.h"
-#include "ca/distinguished_name.h"
 #include "ca/encoding.h"
-#include "ca/revocation_reason.h"
 #include "store/database.h"
 
 namespace edgeca::api {
@@ -22,8 +20,6 @@ namespace {
 
 using nlohmann::json;
 using enos::bad_argument;
-using enos::check_issue_authority;
-using enos::lenient_integer;
 
 // EnOS's codes (DESIGN.md "EnOS-compatible surface" and EnOS's public API documentation).
 constexpr int enos_ok = 0;
@@ -33,7 +29,6 @@ constexpr int enos_bound_to_other_device = 11833;
 constexpr int enos_internal = 99500;
 
 int gateway_code(const std::string& code) {
-    if (code == "replayed") return 1001;
     if (code == "app_key_unknown") return 1002;
     if (code == "encryption_invalid" || code == "signature_invalid") return 1003;
     if (code == "timestamp_out_of_window") return 1004;
@@ -54,19 +49,14 @@ std::string request_id() {
     return Botan::hex_encode(rng.random_vec(16), false);
 }
 
-void envelope(httplib::Response& res, int status, int code, const std::string& message, json data = nullptr) {
+json envelope_of(int code, const std::string& message, json data = nullptr) {
     json body = {{"code", code}, {"msg", message}, {"requestId", request_id()}};
     if (!data.is_null()) body["data"] = std::move(data);
-    write_json(res, status, body);
+    return body;
 }
 
 int64_t epoch_ms(ca::Time t) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-
-json parse_body(const httplib::Request& req, std::initializer_list<std::string_view> allowed) {
-    if (!req.body.empty()) require_json(req);
-    return enos::body_from_text(req.body, allowed);
 }
 
 struct Context {
@@ -95,14 +85,8 @@ store::DeviceRecord device_of(Context& c, const httplib::Request& req) {
     return *device;
 }
 
-std::optional<int> valid_day(const httplib::Request& req, const json& body) {
-    return enos::valid_day(body, query(req, "validDay"));
-}
-
-store::CertificateRecord bound_certificate(Context& c, const json& body, const store::DeviceRecord& device) {
-    auto id = lenient_integer(body, "certSn");
-    if (!id) bad_argument("certSn is required");
-    auto record = c.engine.store.read([&](const store::Reader& r) { return r.certificate_by_id(*id); });
+store::CertificateRecord bound_certificate(Context& c, int64_t cert_sn, const store::DeviceRecord& device) {
+    auto record = c.engine.store.read([&](const store::Reader& r) { return r.certificate_by_id(cert_sn); });
     if (!record || record->profile != "edge" || !record->device_key) {
         bad_argument("the certificate is not bound to this device");
     }
@@ -113,27 +97,42 @@ store::CertificateRecord bound_certificate(Context& c, const json& body, const s
     return *record;
 }
 
+// certSN is a string of decimal digits in every answer: the SDKs' field is a string.
+std::string cert_sn(const store::CertificateRecord& r) { return std::to_string(r.id); }
+
 json issued_data(Context& c, const ca::IssuedCertificate& issued) {
     return {{"cert", issued.certificate_pem},
             {"caCert", c.engine.authority.issuer().chain_pem()},
-            {"certSN", issued.record.id},
+            {"certSN", cert_sn(issued.record)},
             {"certChainURL", c.settings.chain_url},
             {"issueAuthority", "RSA"}};
 }
 
-json list_item(const store::CertificateRecord& r, ca::Time now, const std::string& issuer) {
-    int status = r.status_at(now) == store::CertificateStatus::valid ? 0
-                 : r.status_at(now) == store::CertificateStatus::revoked ? 1 : 2;
-    return {{"certSN", r.id},
+// One DeviceCertDetailInfo, every field of EnOS's documented type (docs/enos-compat.md).
+json list_item(const store::CertificateRecord& r, ca::Time now, const std::string& org_id) {
+    const int status = r.status_at(now) == store::CertificateStatus::valid     ? 0
+                       : r.status_at(now) == store::CertificateStatus::revoked ? 1
+                                                                               : 2;
+    const Botan::X509_Certificate certificate(r.der);
+    const bool revoked = r.revoked_at.has_value();
+    return {{"certSN", cert_sn(r)},
             {"cert", ca::encode_pem(r.der, "CERTIFICATE")},
             {"certStatus", status},
-            {"issuer", issuer},
-            {"subject", r.subject},
+            {"issuer", enos::java_dn(certificate.issuer_dn())},
+            {"subject", enos::java_dn(certificate.subject_dn())},
             {"signDate", epoch_ms(r.issued_at)},
             {"effetiveDate", epoch_ms(r.not_before)},  // sic: EnOS's spelling
             {"expireDate", epoch_ms(r.not_after)},
-            {"revoker", r.revoked_by ? json(*r.revoked_by) : json(nullptr)},
-            {"revokerReason", r.revocation_reason ? json(*r.revocation_reason) : json(nullptr)},
+            {"audit",
+             {{"createBy", r.requester},
+              {"createTime", epoch_ms(r.issued_at)},
+              {"updateBy", revoked ? r.revoked_by.value_or("") : r.requester},
+              {"updateTime", epoch_ms(revoked ? *r.revoked_at : r.issued_at)},
+              {"ns", org_id},
+              {"deleted", false}}},
+            {"revoker", revoked ? r.revoked_by.value_or("") : ""},
+            {"revokerReason", revoked ? enos::reason_text(r.revocation_reason.value_or(0)) : ""},
+            {"isEnosCert", true},
             {"issueAuthority", "RSA"}};
 }
 
@@ -149,83 +148,112 @@ json certificate_action(Context& c, const httplib::Request& req, const ca::Calle
         if (req.method != "GET") bad_argument("action=list is a GET");
         store::CertificateFilter filter{.device_key = device.device_key, .profile = std::string("edge"), .limit = 1000};
         json items = json::array();
-        const std::string issuer = ca::to_rfc4514(c.engine.authority.issuer().certificate.subject_dn());
-        for (const auto& r : c.engine.authority.certificates(caller, filter)) items.push_back(list_item(r, now, issuer));
+        for (const auto& r : c.engine.authority.certificates(caller, filter)) items.push_back(list_item(r, now, *org));
         return items;
     }
     if (req.method != "POST") bad_argument(fmt::format("action={} is a POST", action));
+    if (!req.body.empty()) require_json(req);
+    const json body = enos::body_from_text(req.body);
 
+    ca::IssuanceRequest request;
+    request.profile = ca::Profile::edge;
+    request.product_key = device.product_key;
+    request.device_key = device.device_key;
     if (action == "apply") {
-        json body = parse_body(req, {"csr", "validDay", "issueAuthority"});
-        check_issue_authority(body);
-        auto csr = body.find("csr");
-        if (csr == body.end() || !csr->is_string() || csr->get_ref<const std::string&>().empty()) {
-            bad_argument("csr is required");
-        }
-        ca::IssuanceRequest request;
-        const auto& text = csr->get_ref<const std::string&>();
-        request.csr.assign(text.begin(), text.end());
-        request.profile = ca::Profile::edge;
-        request.product_key = device.product_key;
-        request.device_key = device.device_key;
-        request.validity_days = valid_day(req, body).value_or(730);
+        auto apply = enos::apply_body(body, query(req, "validDay"));
+        request.csr.assign(apply.csr.begin(), apply.csr.end());
+        request.validity_days = apply.valid_day.value_or(730);
         return issued_data(c, c.engine.authority.issue(caller, request));
     }
     if (action == "renew") {
-        json body = parse_body(req, {"certSn", "csr", "validDay", "issueAuthority"});
-        check_issue_authority(body);
-        auto original = bound_certificate(c, body, device);
-        ca::IssuanceRequest request;
-        if (auto csr = body.find("csr"); csr != body.end() && !csr->is_null()) {
-            if (!csr->is_string()) bad_argument("csr must be a PEM string");
-            const auto& text = csr->get_ref<const std::string&>();
-            request.csr.assign(text.begin(), text.end());
-        }
+        auto renew = enos::renew_body(body, query(req, "validDay"));
+        auto original = bound_certificate(c, renew.cert_sn, device);
+        if (renew.csr) request.csr.assign(renew.csr->begin(), renew.csr->end());
         request.renewal_of = original.serial;
-        request.profile = ca::Profile::edge;
-        request.product_key = device.product_key;
-        request.device_key = device.device_key;
-        request.validity_days = valid_day(req, body).value_or(730);
+        request.validity_days = renew.valid_day.value_or(730);
         return issued_data(c, c.engine.authority.issue(caller, request));
     }
     if (action == "revoke") {
-        json body = parse_body(req, {"certSn", "reason"});
-        auto original = bound_certificate(c, body, device);
-        auto reason = lenient_integer(body, "reason").value_or(0);
-        static const std::set<int64_t> enos_reasons = {0, 1, 3, 4, 5, 6, 9};
-        if (!enos_reasons.contains(reason)) bad_argument("reason is one of 0, 1, 3, 4, 5, 6, 9 (RFC 5280)");
-        c.engine.revoker.revoke(caller, original.serial, static_cast<int>(reason));
+        auto revoke = enos::revoke_body(body);
+        auto original = bound_certificate(c, revoke.cert_sn, device);
+        c.engine.revoker.revoke(caller, original.serial, revoke.reason);
         return nullptr;
     }
     bad_argument("action is apply, renew, revoke or list");
 }
 
-void connect_service(Context& c, const httplib::Request& req, httplib::Response& res) {
-    std::vector<std::pair<std::string, std::string>> params(req.params.begin(), req.params.end());
-    ca::Caller caller = ca::Caller::anonymous("anonymous");
+// The envelope of a call's answer; what a repeat of a call that acted gets back verbatim.
+json call_answer(Context& c, const httplib::Request& req, const ca::Caller& caller, const std::string& action) {
     try {
-        caller = c.apps.authenticate(req.get_header_value("apim-accesstoken"), req.get_header_value("apim-timestamp"),
-                                     req.get_header_value("apim-signature"), ca::enos_params_data(params, req.body));
-    } catch (const ca::Error& e) {
-        c.engine.metrics.refused(e.code());
-        envelope(res, e.kind() == ca::ErrorKind::unavailable ? 503 : 401, gateway_code(e.code()), e.what());
-        return;
-    }
-    note_caller(caller.principal);
-    try {
-        std::string action = query(req, "action").value_or("");
         json data = certificate_action(c, req, caller, action);
-        envelope(res, 200, enos_ok, "OK", data.is_null() ? json(nullptr) : data);
+        return envelope_of(enos_ok, "OK", std::move(data));
     } catch (const ca::Error& e) {
         c.engine.metrics.refused(e.code());
-        envelope(res, 200, business_code(e), e.what());
+        return envelope_of(business_code(e), e.what());
     } catch (const store::StoreError& e) {
         log_event({{"event", "store_error"}, {"path", req.path}, {"error", e.what()}});
-        envelope(res, 200, enos_internal, "the certificate store cannot be written now; nothing was changed");
+        return envelope_of(enos_internal, "the certificate store cannot be written now; nothing was changed");
     } catch (const std::exception& e) {
         log_event({{"event", "internal_error"}, {"path", req.path}, {"error", e.what()}});
-        envelope(res, 200, enos_internal, "an internal error occurred; it was logged");
+        return envelope_of(enos_internal, "an internal error occurred; it was logged");
     }
+}
+
+void connect_service(Context& c, const httplib::Request& req, httplib::Response& res) {
+    std::vector<std::pair<std::string, std::string>> params(req.params.begin(), req.params.end());
+    std::optional<ca::SignedCall> signed_call;
+    try {
+        signed_call = c.apps.authenticate(req.get_header_value("apim-accesstoken"), req.get_header_value("apim-timestamp"),
+                                   req.get_header_value("apim-signature"), ca::enos_params_data(params, req.body));
+    } catch (const ca::Error& e) {
+        c.engine.metrics.refused(e.code());
+        write_json(res, e.kind() == ca::ErrorKind::unavailable ? 503 : 401,
+                   envelope_of(gateway_code(e.code()), e.what()));
+        return;
+    } catch (const store::StoreError& e) {
+        log_event({{"event", "store_error"}, {"path", req.path}, {"error", e.what()}});
+        write_json(res, 503, envelope_of(enos_internal, "the certificate store cannot be read now"));
+        return;
+    }
+    const ca::SignedCall& call = *signed_call;
+    note_caller(call.caller.principal);
+    const std::string action = query(req, "action").value_or("");
+    // A read is answered again for the same signature; a call that acts does so once, and a
+    // repeat of its signature gets the first answer (docs/enos-compat.md, "Repeated calls").
+    const bool acts = req.method == "POST";
+    if (acts) {
+        try {
+            if (auto kept = c.apps.claim(call)) {
+                res.status = 200;
+                res.set_content(*kept, "application/json");
+                return;
+            }
+        } catch (const ca::Error& e) {
+            write_json(res, 200, envelope_of(enos_internal, e.what()));
+            return;
+        } catch (const store::StoreError& e) {
+            log_event({{"event", "store_error"}, {"path", req.path}, {"error", e.what()}});
+            write_json(res, 200, envelope_of(enos_internal, "the certificate store cannot be written now; nothing was changed"));
+            return;
+        }
+    }
+    json answer = call_answer(c, req, call.caller, action);
+    const std::string text = answer.dump();
+    if (acts) {
+        try {
+            // An internal failure changed nothing: the same call may then be sent again.
+            if (answer["code"] == enos_internal) {
+                c.apps.release(call);
+            } else {
+                c.apps.answer(call, text);
+            }
+        } catch (const std::exception& e) {
+            log_event({{"event", "store_error"}, {"path", req.path},
+                       {"error", fmt::format("the answer of a call that acted was not kept: {}", e.what())}});
+        }
+    }
+    res.status = 200;
+    res.set_content(text, "application/json");
 }
 
 void token_get(Context& c, const httplib::Request& req, httplib::Response& res) {
@@ -235,14 +263,9 @@ void token_get(Context& c, const httplib::Request& req, httplib::Response& res) 
         write_json(res, status, body);
     };
     try {
-        json body = JsonBody::parse(req, {"appKey", "encryption", "timestamp"}).value();
-        auto text = [&](const char* key) {
-            auto it = body.find(key);
-            return it != body.end() && it->is_string() ? it->get<std::string>() : std::string();
-        };
-        auto timestamp = lenient_integer(body, "timestamp");
-        if (!timestamp) throw ca::Error(ca::ErrorKind::unauthenticated, "parameter_missing", "timestamp is required");
-        auto token = c.apps.issue_access_token(text("appKey"), text("encryption"), *timestamp);
+        require_json(req);
+        const auto body = enos::token_body(enos::body_from_text(req.body));
+        auto token = c.apps.issue_access_token(body.app_key, body.encryption, body.timestamp);
         answer(200, 0, "Success", {{"accessToken", token.token}, {"expire", token.expires_in.count()}});
     } catch (const ca::Error& e) {
         c.engine.metrics.refused(e.code());
@@ -271,9 +294,21 @@ void add_enos_routes(httplib::Server& server, Engine& engine, ca::AppCredentials
 }
 
 void add_enos_downloads(httplib::Server& server, Engine& engine) {
-    server.Get("/enos/CA/cacert/RSA", [&engine](const httplib::Request& req, httplib::Response& res) {
-        handle_public(req, res, [&] { res.set_content(engine.authority.issuer().chain_pem(), "application/x-pem-file"); });
-    });
+    // The Go SDK asks for the root certificate without the algorithm: RSA is what there is.
+    for (const char* path : {"/enos/CA/cacert", "/enos/CA/cacert/RSA"}) {
+        server.Get(path, [&engine](const httplib::Request& req, httplib::Response& res) {
+            handle_public(req, res, [&] { res.set_content(engine.authority.issuer().chain_pem(), "application/x-pem-file"); });
+        });
+    }
+    for (const char* path : {"/enos/CA/cacert/ECC", "/enos/CA/crl/ECC"}) {
+        server.Get(path, [](const httplib::Request& req, httplib::Response& res) {
+            handle_public(req, res, [] {
+                throw ca::Error(ca::ErrorKind::not_found, "issue_authority_not_offered",
+                                "ECC is not offered: this CA certifies RSA 2048-bit keys only (the "
+                                "platform's RSA-2048 policy); use /RSA or the path without an algorithm");
+            });
+        });
+    }
 }
 
 }  // namespace edgeca::api

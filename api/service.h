@@ -114,7 +114,8 @@ struct EnosSettings {
 // POST /apim-token-service/v2.0/token/get and /connect-service/v2.0/certificates (API listener).
 void add_enos_routes(httplib::Server& server, Engine& engine, ca::AppCredentials& apps,
                      const EnosSettings& settings);
-// GET /enos/CA/cacert/RSA (any listener; the CRL is /enos/CA/crl/RSA through add_crl_routes).
+// GET /enos/CA/cacert[/RSA] (any listener; the CRL is /enos/CA/crl[/RSA] through add_crl_routes);
+// the /ECC forms answer that ECC is not offered.
 void add_enos_downloads(httplib::Server& server, Engine& engine);
 
 // Names the caller in the request log line of the request being handled.

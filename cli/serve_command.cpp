@@ -242,7 +242,7 @@ int run_serve(const Options& o) {
     api::add_enos_routes(service.api_server(), engine, apps, {config.enos.org_id, config.public_url + "/ca.pem"});
     for (auto* server : {&service.api_server(), &service.public_server()}) {
         api::add_download_routes(*server, engine, server == &service.api_server());
-        api::add_crl_routes(*server, publisher, clock, config.crl.cache_max_age, {"/crl", "/enos/CA/crl/RSA"},
+        api::add_crl_routes(*server, publisher, clock, config.crl.cache_max_age, {"/crl", "/enos/CA/crl", "/enos/CA/crl/RSA"},
                             {"/crl.pem"});
         api::add_enos_downloads(*server, engine);
     }

@@ -13,6 +13,7 @@ build_packages=(
 test_packages=(
   python3 curl gnutls-bin mosquitto mosquitto-clients strace sqlite3
   clang libclang-rt-14-dev
+  golang-go default-jdk-headless faketime
 )
 
 packages=("${build_packages[@]}")

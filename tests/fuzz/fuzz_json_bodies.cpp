@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <fmt/format.h>
-#include <set>
 #include <string>
 
 #include "api/enos_fields.h"
@@ -24,16 +23,8 @@ using nlohmann::json;
 
 namespace {
 
-using api::enos::bad_argument;
-using api::enos::check_issue_authority;
-using api::enos::lenient_integer;
-
 // The routes' own rules (api/enos_fields.h), with the body as routes_enos.cpp reads it.
-json enos_body(const std::string& text, std::initializer_list<std::string_view> allowed) {
-    return api::enos::body_from_text(text, allowed);
-}
-
-void valid_day(const json& body) { (void)api::enos::valid_day(body, std::nullopt); }
+json enos_body(const std::string& text) { return api::enos::body_from_text(text); }
 
 // ---- The routes, each reading its body as the route does.
 
@@ -85,47 +76,13 @@ void v1_revoke(const std::string& text) {
     }
 }
 
-void enos_apply(const std::string& text) {
-    json body = enos_body(text, {"csr", "validDay", "issueAuthority"});
-    check_issue_authority(body);
-    auto csr = body.find("csr");
-    if (csr == body.end() || !csr->is_string() || csr->get_ref<const std::string&>().empty()) {
-        bad_argument("csr is required");
-    }
-    valid_day(body);
-}
+void enos_apply(const std::string& text) { (void)api::enos::apply_body(enos_body(text), std::nullopt); }
 
-void enos_renew(const std::string& text) {
-    json body = enos_body(text, {"certSn", "csr", "validDay", "issueAuthority"});
-    check_issue_authority(body);
-    if (!lenient_integer(body, "certSn")) bad_argument("certSn is required");
-    if (auto csr = body.find("csr"); csr != body.end() && !csr->is_null()) {
-        if (!csr->is_string()) bad_argument("csr must be a PEM string");
-        (void)csr->get_ref<const std::string&>();
-    }
-    valid_day(body);
-}
+void enos_renew(const std::string& text) { (void)api::enos::renew_body(enos_body(text), std::nullopt); }
 
-void enos_revoke(const std::string& text) {
-    json body = enos_body(text, {"certSn", "reason"});
-    if (!lenient_integer(body, "certSn")) bad_argument("certSn is required");
-    auto reason = lenient_integer(body, "reason").value_or(0);
-    static const std::set<int64_t> enos_reasons = {0, 1, 3, 4, 5, 6, 9};
-    if (!enos_reasons.contains(reason)) bad_argument("reason is one of 0, 1, 3, 4, 5, 6, 9 (RFC 5280)");
-}
+void enos_revoke(const std::string& text) { (void)api::enos::revoke_body(enos_body(text)); }
 
-void enos_token(const std::string& text) {
-    json body = JsonBody::parse_text(text, {"appKey", "encryption", "timestamp"}).value();
-    auto field = [&](const char* key) {
-        auto it = body.find(key);
-        return it != body.end() && it->is_string() ? it->get<std::string>() : std::string();
-    };
-    (void)field("appKey");
-    (void)field("encryption");
-    if (!lenient_integer(body, "timestamp")) {
-        throw ca::Error(ca::ErrorKind::unauthenticated, "parameter_missing", "timestamp is required");
-    }
-}
+void enos_token(const std::string& text) { (void)api::enos::token_body(enos_body(text)); }
 
 }  // namespace
 

@@ -21,10 +21,11 @@ class EnosClient:
         self.app_key, self.app_secret = app_key, app_secret
         self.access_token = None
         self._last_timestamp = 0
+        self.clock_offset_ms = 0  # for a server whose clock is moved (libfaketime)
 
     def timestamp(self):
-        """Milliseconds since 1970, never the same twice (a signature is accepted once)."""
-        now = int(time.time() * 1000)
+        """Milliseconds since 1970, never the same twice in this client."""
+        now = int(time.time() * 1000) + self.clock_offset_ms
         if now <= self._last_timestamp:
             now = self._last_timestamp + 1
         self._last_timestamp = now

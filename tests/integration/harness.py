@@ -202,13 +202,15 @@ class IssuingCA:
 
     # --- the service -------------------------------------------------------------------------
 
-    def start(self, *extra, expect_ready=True):
+    def start(self, *extra, expect_ready=True, env=None):
+        """Starts `edgeca serve`; `env` adds to the environment (e.g. libfaketime's)."""
         self.events_before_start = len(self.events()) if os.path.exists(self.log_path) else 0
         self.log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [binary("edgeca"), "serve", "--dir", self.dir, "--passphrase-file", self.passphrase_file,
              "--listen", "127.0.0.1:0", "--public-listen", "127.0.0.1:0", *extra],
-            stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL)
+            stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL,
+            env={**os.environ, **env} if env else None)
         self.test.addCleanup(self.kill)
         if expect_ready:
             event = self.wait_for_event("listening", after=self.events_before_start)
