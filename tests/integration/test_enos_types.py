@@ -261,6 +261,16 @@ class EnosRepeatedCallsTest(EnosTestBase):
     """The Go SDK signs with second-resolution timestamps: two identical calls within a second
     carry the same apim-signature. Neither may fail, and the CA must not act twice."""
 
+    def raw_client(self):
+        client = RawClient("127.0.0.1", self.ca.api_port, self.ca.root_pem, self.app_key, self.app_secret)
+        self.assertEqual(client.get_token()[1]["status"], 0)
+        return client
+
+    def same_second_headers(self, client, query, body):
+        """The headers the Go SDK would send for this call in this second."""
+        return client.headers(query, json.dumps(body) if body is not None else None,
+                              timestamp=int(time.time()) * 1000)
+
     def test_the_same_token_request_twice_gets_the_same_token(self):
         client = RawClient("127.0.0.1", self.ca.api_port, self.ca.root_pem, self.app_key, self.app_secret)
         timestamp = int(time.time()) * 1000
@@ -270,24 +280,22 @@ class EnosRepeatedCallsTest(EnosTestBase):
         self.assertEqual(first["data"]["accessToken"], again["data"]["accessToken"])
 
     def test_a_repeated_list_is_answered_again(self):
-        client = RawClient("127.0.0.1", self.ca.api_port, self.ca.root_pem, self.app_key, self.app_secret)
-        client.get_token()
+        client = self.raw_client()
         self.register("SN-P1")
         query = {"action": "list", **self.device("SN-P1")}
-        headers = client.headers(query, None, timestamp=int(time.time()) * 1000)
+        headers = self.same_second_headers(client, query, None)
         answers = [client.call("/connect-service/v2.0/certificates", query, headers=headers) for _ in range(2)]
         for status, answer in answers:
             self.assertEqual((status, answer["code"]), (200, 0), answer)
             decode("list", answer)
 
     def test_a_repeated_apply_returns_the_first_certificate_recorded_once(self):
-        client = RawClient("127.0.0.1", self.ca.api_port, self.ca.root_pem, self.app_key, self.app_secret)
-        client.get_token()
+        client = self.raw_client()
         self.register("SN-P2")
         _, csr = self.csr("edge-p2")
         query = {"action": "apply", **self.device("SN-P2")}
         body = {"csr": csr}
-        headers = client.headers(query, json.dumps(body), timestamp=int(time.time()) * 1000)
+        headers = self.same_second_headers(client, query, body)
         before = certificate_count(self.ca)
         first = client.call("/connect-service/v2.0/certificates", query, body, headers=headers)
         first_text = client.last_text
@@ -301,7 +309,7 @@ class EnosRepeatedCallsTest(EnosTestBase):
         _, csr3 = self.csr("edge-p3")
         body3 = {"csr": csr3}
         query3 = {"action": "apply", **self.device("SN-P3")}
-        headers3 = client.headers(query3, json.dumps(body3), timestamp=int(time.time()) * 1000)
+        headers3 = self.same_second_headers(client, query3, body3)
         results = []
 
         def send():
@@ -322,14 +330,13 @@ class EnosRepeatedCallsTest(EnosTestBase):
         self.assertEqual(audit.count("subject=CN=edge-p3"), 1, audit)
 
     def test_a_repeated_revoke_answers_as_the_first_and_revokes_once(self):
-        client = RawClient("127.0.0.1", self.ca.api_port, self.ca.root_pem, self.app_key, self.app_secret)
-        client.get_token()
+        client = self.raw_client()
         self.register("SN-P4")
         _, csr = self.csr("edge-p4")
         sn = client.certificates("apply", self.device("SN-P4"), {"csr": csr})[1]["data"]["certSN"]
         query = {"action": "revoke", **self.device("SN-P4")}
         body = {"certSn": sn, "reason": 1}
-        headers = client.headers(query, json.dumps(body), timestamp=int(time.time()) * 1000)
+        headers = self.same_second_headers(client, query, body)
         first = client.call("/connect-service/v2.0/certificates", query, body, headers=headers)
         again = client.call("/connect-service/v2.0/certificates", query, body, headers=headers)
         self.assertEqual((first[1]["code"], again[1]["code"]), (0, 0), (first, again))
@@ -339,8 +346,7 @@ class EnosRepeatedCallsTest(EnosTestBase):
                               "app:hub-app" in l and "keyCompromise" in l]), 1, audit)
 
     def test_a_repeat_after_a_restart_still_gets_the_first_answer(self):
-        client = RawClient("127.0.0.1", self.ca.api_port, self.ca.root_pem, self.app_key, self.app_secret)
-        client.get_token()
+        client = self.raw_client()
         self.register("SN-P5")
         _, csr = self.csr("edge-p5")
         query = {"action": "apply", **self.device("SN-P5")}
