@@ -9,6 +9,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "ca/audit_checkpoint.h"
 #include "ca/certificate_facts.h"
 #include "ca/certificate_request.h"
 #include "ca/distinguished_name.h"
@@ -49,6 +50,7 @@ struct Options {
     std::string serial;
     std::string reason = "unspecified";
     bool verify = false;
+    std::optional<std::filesystem::path> signer;
 };
 
 int parse_reason(const std::string& name) {
@@ -193,6 +195,7 @@ int run_issue(const Options& o) {
     Botan::System_RNG rng;
     ca::IssuingAuthority authority(store, clock, rng, config.policy, identity);
     auto issued = authority.issue(ca::Caller::operator_on_host(local_actor()), request);
+    ca::sign_audit_checkpoint(store, *identity.key, rng, clock.now());
     if (o.out) {
         ca::write_file_atomically(*o.out, issued.certificate_pem, 0644, true);
         std::cerr << fmt::format("certificate {} ({}) written to {}\n", ca::to_hex(issued.record.serial),
@@ -276,6 +279,7 @@ int run_crl(const Options& o) {
     }
     auto crl = crl::sign_crl(store, identity.certificate, *identity.key, now, now + config.crl.validity,
                              config.crl.history, rng, local_actor(), points);
+    ca::sign_audit_checkpoint(store, *identity.key, rng, clock.now());
     crl::write_crl_files(d.crl(), crl);
     if (o.out) ca::write_file_atomically(*o.out, crl.pem, 0644);
     std::cout << fmt::format("CRL {} signed: {} entries, next update {}; written to {}{}\n", crl.number,
@@ -287,7 +291,14 @@ int run_crl(const Options& o) {
 int run_audit(const Options& o) {
     IssuerDirectory d{o.dir};
     auto store = d.open_store();
-    return print_audit(store, o.verify, std::cout);
+    // Before install there is no certificate, and nothing has signed a checkpoint.
+    std::optional<Botan::X509_Certificate> signer;
+    if (o.signer || std::filesystem::exists(d.certificate())) {
+        const auto path = o.signer.value_or(d.certificate());
+        signer = ca::parse_certificate_pem(ca::read_file(path, "the issuing CA certificate"),
+                                           "the issuing CA certificate");
+    }
+    return print_audit(store, signer, o.verify, std::cout);
 }
 
 }  // namespace
@@ -334,7 +345,10 @@ std::vector<Command> add_issuer_commands(CLI::App& app) {
 
     auto* audit = app.add_subcommand("audit", "print the audit trail");
     dir(audit);
-    audit->add_flag("--verify", o->verify, "check the hash chain; exit 9 if it is broken");
+    audit->add_flag("--verify", o->verify,
+                    "check the hash chain, the signed checkpoints and the revocations; exit 9 if any fails");
+    audit->add_option("--cert", o->signer,
+                      "check the checkpoints' signatures with this issuing CA certificate (default DIR/issuer.pem)");
 
     auto* revoke = app.add_subcommand("revoke", "revoke a certificate, or every valid certificate of a device");
     dir(revoke);

@@ -6,7 +6,9 @@
 
 #include <iostream>
 
+#include "ca/audit_verification.h"
 #include "ca/certificate_facts.h"
+#include "ca/distinguished_name.h"
 #include "ca/encoding.h"
 #include "ca/revocation_reason.h"
 #include "cli/exit_codes.h"
@@ -62,7 +64,23 @@ void print_certificate_details(const store::CertificateRecord& r, std::ostream& 
     out << ca::encode_pem(r.der, "CERTIFICATE");
 }
 
-int print_audit(const store::Store& store, bool verify, std::ostream& out) {
+namespace {
+
+int print_chain_only(const store::Store& store, std::ostream& out) {
+    auto result = store.read([](const store::Reader& r) { return r.verify_audit_chain(); });
+    if (!result.intact) {
+        out << fmt::format("audit chain BROKEN after {} intact entries: {}\n", result.entries, result.problem);
+        return exit_integrity;
+    }
+    out << fmt::format("audit chain intact: {} entries, head {}\n", result.entries, result.head_hash);
+    out << "checkpoints not checked: no CA certificate yet\n";
+    return exit_ok;
+}
+
+}  // namespace
+
+int print_audit(const store::Store& store, const std::optional<Botan::X509_Certificate>& signer, bool verify,
+                std::ostream& out) {
     store.read([&](const store::Reader& reader) {
         reader.each_audit_entry([&](const store::AuditEntry& e) {
             out << fmt::format("{:>6} {:%Y-%m-%dT%H:%M:%S}Z {:<18} {:<18} {:<8} serial={} "
@@ -75,14 +93,44 @@ int print_audit(const store::Store& store, bool verify, std::ostream& out) {
         });
     });
     if (!verify) return exit_ok;
-    auto result = store.read([](const store::Reader& r) { return r.verify_audit_chain(); });
-    if (!result.intact) {
-        out << fmt::format("audit chain BROKEN after {} intact entries: {}\n", result.entries,
-                           result.problem);
+    if (!signer) return print_chain_only(store, out);
+    auto key = signer->subject_public_key();
+    auto report = store.read([&](const store::Reader& r) { return ca::verify_audit_log(r, *key); });
+    const std::string signed_by = fmt::format("{} (SHA-256 {})", ca::to_rfc4514(signer->subject_dn()),
+                                              ca::sha256_hex(signer->BER_encode()));
+    if (!report.intact()) {
+        const auto& first = report.problems.front();
+        if (report.first_bad_seq() == 0) {
+            out << "audit log TAMPERED: no single entry is to blame\n";
+        } else if (first.first_bad_seq == first.last_bad_seq) {
+            out << fmt::format("audit log TAMPERED: first bad entry {}\n", first.first_bad_seq);
+        } else {
+            out << fmt::format("audit log TAMPERED: first bad entry {} or a later one up to {} ({}; which of "
+                               "{}..{} changed is not known)\n",
+                               first.first_bad_seq, first.last_bad_seq,
+                               first.first_bad_seq == 1 ? std::string("no entry is proven")
+                                                        : fmt::format("entries 1..{} are proven", first.first_bad_seq - 1),
+                               first.first_bad_seq, first.last_bad_seq);
+        }
+        for (const auto& p : report.problems) out << fmt::format("  {}\n", p.text);
+        out << fmt::format("checkpoints checked with {}\n", signed_by);
         return exit_integrity;
     }
-    out << fmt::format("audit chain intact: {} entries, head {}\n", result.entries,
-                       result.head_hash);
+    out << fmt::format("audit chain intact: {} entries, head {}\n", report.entries, report.head_hash);
+    if (!report.anchor) {
+        out << fmt::format("no signed checkpoint yet: {} entries are covered by no signature, so nothing "
+                           "proves them against a writer of the database\n",
+                           report.uncovered());
+    } else {
+        const auto& a = *report.anchor;
+        out << fmt::format("checkpoints: {} signed by {}; the newest, #{} at {}, covers entries 1..{} (head {}) "
+                           "and the {} revoked certificate(s) of then\n",
+                           report.checkpoints, signed_by, a.number, ca::to_rfc3339(a.at), a.seq, a.head_hash,
+                           a.revocations);
+        out << fmt::format("not yet covered by a checkpoint: {} entr{}\n", report.uncovered(),
+                           report.uncovered() == 1 ? "y" : "ies");
+    }
+    out << fmt::format("revocations: {} in the store, each matching its audit entry\n", report.revocations);
     return exit_ok;
 }
 

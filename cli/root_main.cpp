@@ -9,6 +9,7 @@
 
 #include <iostream>
 
+#include "ca/audit_checkpoint.h"
 #include "ca/certificate_facts.h"
 #include "ca/certificate_request.h"
 #include "ca/encoding.h"
@@ -48,6 +49,7 @@ struct Options {
     std::string reason;
     int next_update_days = 90;
     bool verify = false;
+    std::optional<std::filesystem::path> signer;
 };
 
 PassphraseSource passphrase_source(const Options& o) {
@@ -110,6 +112,7 @@ int run_init(const Options& o) {
     ca::write_encrypted_key(paths.key(), *key, passphrase, rng);
     auto certificate =
         ca::RootAuthority::create(store, *key, subject, o.validity_days, clock, rng, local_actor());
+    ca::sign_audit_checkpoint(store, *key, rng, clock.now());
     auto der = certificate.BER_encode();
     ca::write_file_atomically(paths.certificate(), ca::encode_pem(der, "CERTIFICATE"), 0644,
                               /*exclusive=*/true);
@@ -154,6 +157,14 @@ ca::RootAuthority open_root(const RootPaths& paths, store::Store& store, const O
     return ca::RootAuthority(store, clock, rng, std::move(key), std::move(certificate));
 }
 
+// The root key is at hand only during a ceremony: each ceremony command that unlocked it ends
+// by signing a checkpoint of the audit log, so that `audit --verify` can prove the log with
+// root.pem alone.
+void sign_checkpoint(store::Store& store, const ca::RootAuthority& root, const ca::Clock& clock,
+                     Botan::RandomNumberGenerator& rng) {
+    ca::sign_audit_checkpoint(store, root.key(), rng, clock.now());
+}
+
 int run_sign_intermediate(const Options& o) {
     auto paths = existing_root(o.dir);
     auto csr = ca::CertificateRequest::read(o.csr);
@@ -167,6 +178,7 @@ int run_sign_intermediate(const Options& o) {
     auto root = open_root(paths, store, o, clock, rng);
     auto certificate = root.sign_intermediate(csr, o.intermediate_days,
                                               local_actor());
+    sign_checkpoint(store, root, clock, rng);
     // Recorded in the store already; only now does the certificate leave the tool.
     auto der = certificate.BER_encode();
     ca::write_file_atomically(o.out, ca::encode_pem(der, "CERTIFICATE"), 0644, true);
@@ -199,6 +211,7 @@ int run_revoke(const Options& o) {
     Botan::System_RNG rng;
     auto root = open_root(paths, store, o, clock, rng);
     auto record = root.revoke(serial.bytes(), *code, local_actor());
+    sign_checkpoint(store, root, clock, rng);
     std::cout << fmt::format("revoked {} ({}) reason={}\nPublish a new root CRL: edgeca-root crl --dir {} --out root-crl.pem\n",
                              ca::to_hex(record.serial), record.subject, o.reason, o.dir.string());
     return exit_ok;
@@ -216,6 +229,7 @@ int run_crl(const Options& o) {
     const auto now = clock.now();
     auto crl = crl::sign_crl(store, root.certificate(), root.key(), now, now + std::chrono::days(o.next_update_days),
                              1000, rng, local_actor());
+    sign_checkpoint(store, root, clock, rng);
     ca::write_file_atomically(o.out, crl.pem, 0644);
     std::cout << fmt::format("root CRL {} written to {}: {} revoked, next update {}\n", crl.number, o.out.string(),
                              crl.entries, ca::to_rfc3339(crl.next_update));
@@ -248,7 +262,11 @@ int run_show(const Options& o) {
 int run_audit(const Options& o) {
     auto paths = existing_root(o.dir);
     auto store = store::Store::open(paths.store());
-    return print_audit(store, o.verify, std::cout);
+    auto signer = o.signer ? Botan::X509_Certificate(ca::decode_single_pem(
+                                 ca::read_file(*o.signer, "the root certificate"), {"CERTIFICATE"},
+                                 "the root certificate"))
+                           : load_root_certificate(paths);
+    return print_audit(store, signer, o.verify, std::cout);
 }
 
 }  // namespace
@@ -318,7 +336,10 @@ int main(int argc, char** argv) {
 
     auto* audit = app.add_subcommand("audit", "print the audit trail");
     add_dir(audit);
-    audit->add_flag("--verify", o.verify, "check the hash chain; exit 9 if it is broken");
+    audit->add_flag("--verify", o.verify,
+                    "check the hash chain, the signed checkpoints and the revocations; exit 9 if any fails");
+    audit->add_option("--cert", o.signer,
+                      "check the checkpoints' signatures with this root certificate (default DIR/root.pem)");
 
     try {
         app.parse(argc, argv);

@@ -38,17 +38,23 @@ std::string entry_hash(int64_t seq, int64_t at_ms, const AuditEvent& event,
 
 }  // namespace
 
+std::string audit_entry_hash(const AuditEntry& entry) {
+    return entry_hash(entry.seq, entry.at.time_since_epoch().count(), entry.event, entry.prev_hash);
+}
+
+AuditHead Reader::audit_head() const {
+    auto last = db_.prepare("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
+    if (!last.step()) return {0, genesis_hash};
+    return {last.integer(0), last.text(1)};
+}
+
 AuditEntry Writer::append_audit(const AuditEvent& event) {
     AuditEntry entry;
     entry.event = event;
-    entry.prev_hash = genesis_hash;
-    entry.seq = 1;
     {
-        auto last = db_.prepare("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
-        if (last.step()) {
-            entry.seq = last.integer(0) + 1;
-            entry.prev_hash = last.text(1);
-        }
+        auto head = audit_head();
+        entry.seq = head.seq + 1;
+        entry.prev_hash = std::move(head.hash);
     }
     entry.at = std::chrono::time_point_cast<std::chrono::milliseconds>(
         std::chrono::system_clock::now());

@@ -70,6 +70,24 @@ struct AuditVerification {
     std::string problem;        // empty when intact
 };
 
+// The newest entry of the audit chain; seq 0 and the genesis hash when the log is empty.
+struct AuditHead {
+    int64_t seq = 0;
+    std::string hash;
+};
+
+// A signed statement that the audit chain's entry `seq` hashes to `head_hash`, and that the
+// certificates revoked then were `revocations` rows hashing to `revocations_sha256`.
+struct AuditCheckpoint {
+    int64_t number = 0;  // 1, 2, 3...: a gap means one was removed
+    int64_t seq = 0;
+    std::string head_hash;
+    std::chrono::sys_seconds at{};
+    int64_t revocations = 0;
+    std::string revocations_sha256;
+    std::vector<uint8_t> signature;  // RSASSA-PKCS1-v1_5 SHA-256 by the CA key
+};
+
 // The subject a public key was first certified for.
 struct KeyBinding {
     std::string spki_sha256;

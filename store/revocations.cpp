@@ -54,6 +54,18 @@ void Reader::each_revoked_entry(Time now, const std::function<void(RevokedEntry&
     }
 }
 
+void Reader::each_revocation(const std::function<void(RevokedEntry&&)>& visit) const {
+    // BLOBs compare with memcmp(): the order does not depend on the collation.
+    auto statement = db_.prepare(
+        "SELECT serial, revoked_at, revocation_reason FROM certificates "
+        "WHERE revoked_at IS NOT NULL ORDER BY serial");
+    while (statement.step()) {
+        auto serial = statement.blob_view(0);
+        visit(RevokedEntry{{serial.begin(), serial.end()}, statement.time(1),
+                           static_cast<int>(statement.integer(2))});
+    }
+}
+
 std::optional<CrlRecord> Reader::latest_crl() const {
     auto statement = db_.prepare(
         "SELECT number, this_update, next_update, entries, revocations, der FROM crls "

@@ -187,6 +187,20 @@ CREATE TABLE enos_calls (
 );
 CREATE INDEX enos_calls_expiry ON enos_calls(expires_at);
 )sql"},
+        {7, "audit checkpoints: the chain head and the revocations, signed with the CA key", R"sql(
+-- A signed statement of the audit chain's head at `seq` and of every revocation then recorded
+-- (count and SHA-256 over serial, time, reason). Numbers run 1, 2, 3... with no gap; the
+-- signature is the CA key's, so that a writer of this file cannot rewrite what one covers.
+CREATE TABLE audit_checkpoints (
+    number INTEGER PRIMARY KEY CHECK (number > 0),
+    seq INTEGER NOT NULL,
+    head_hash TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    revocations INTEGER NOT NULL,
+    revocations_sha256 TEXT NOT NULL,
+    signature BLOB NOT NULL
+);
+)sql"},
     };
     return all;
 }

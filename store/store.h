@@ -25,6 +25,10 @@ struct CertificateFilter {
     int limit = 1000;
 };
 
+// The hash an audit entry must carry: SHA-256 over its length-prefixed fields and the hash of
+// the entry before it.
+std::string audit_entry_hash(const AuditEntry& entry);
+
 // Reads within one snapshot. Handed out by Store::read and, inside a write, by Writer.
 class Reader {
 public:
@@ -81,6 +85,13 @@ public:
     // Streams the audit log in order; the callback returns false to stop.
     void each_audit_entry(const std::function<bool(const AuditEntry&)>& visit) const;
     AuditVerification verify_audit_chain() const;
+    AuditHead audit_head() const;
+    std::optional<AuditCheckpoint> last_audit_checkpoint() const;
+    // Every checkpoint in number order; the callback returns false to stop.
+    void each_audit_checkpoint(const std::function<bool(const AuditCheckpoint&)>& visit) const;
+    // Every certificate ever revoked, expired or not, in serial order (the bytes compared as
+    // unsigned), as a checkpoint's revocation digest covers them.
+    void each_revocation(const std::function<void(RevokedEntry&&)>& visit) const;
 
 protected:
     const Database& db_;
@@ -96,6 +107,8 @@ public:
     // record's subject if it was not bound yet.
     int64_t insert_certificate(const CertificateRecord& record);
     AuditEntry append_audit(const AuditEvent& event);
+    // False when the checkpoint's number is taken (another process signed one meanwhile).
+    bool insert_audit_checkpoint(const AuditCheckpoint& checkpoint);
 
     void set_meta(const std::string& key, const std::string& value);
 
