@@ -12,12 +12,11 @@ namespace {
 
 std::string http_date(ca::Time t) { return fmt::format("{:%a, %d %b %Y %H:%M:%S} GMT", t); }
 
-void serve_crl(const crl::CrlPublisher& publisher, const ca::Clock& clock,
-               std::chrono::seconds max_age, const httplib::Request& req, httplib::Response& res,
-               bool pem) {
-    auto crl = publisher.current();
+void serve_crl(const CrlSource& source, const ca::Clock& clock, std::chrono::seconds max_age,
+               const httplib::Request& req, httplib::Response& res, bool pem) {
+    auto crl = source.current();
     if (!crl) {
-        write_error(res, 503, "crl_unavailable", "no CRL has been signed yet; try again shortly");
+        write_error(res, 503, source.missing_code, source.missing_message);
         return;
     }
     std::string etag = fmt::format("\"crl-{}-{}\"", crl->number, ca::sha256_hex(crl->der).substr(0, 16));
@@ -44,10 +43,20 @@ void add_crl_routes(httplib::Server& server, const crl::CrlPublisher& publisher,
                     const ca::Clock& clock, std::chrono::seconds max_age,
                     const std::vector<std::string>& der_paths,
                     const std::vector<std::string>& pem_paths) {
+    add_crl_routes(server,
+                   {[&publisher] { return publisher.current(); }, "crl_unavailable",
+                    "no CRL has been signed yet; try again shortly"},
+                   clock, max_age, der_paths, pem_paths);
+}
+
+void add_crl_routes(httplib::Server& server, CrlSource source, const ca::Clock& clock,
+                    std::chrono::seconds max_age, const std::vector<std::string>& der_paths,
+                    const std::vector<std::string>& pem_paths) {
+    auto shared = std::make_shared<const CrlSource>(std::move(source));
     for (bool pem : {false, true}) {
         for (const auto& path : pem ? pem_paths : der_paths) {
-            server.Get(path, [&publisher, &clock, max_age, pem](const httplib::Request& req, httplib::Response& res) {
-                handle_public(req, res, [&] { serve_crl(publisher, clock, max_age, req, res, pem); });
+            server.Get(path, [shared, &clock, max_age, pem](const httplib::Request& req, httplib::Response& res) {
+                handle_public(req, res, [&] { serve_crl(*shared, clock, max_age, req, res, pem); });
             });
         }
     }

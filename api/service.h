@@ -106,6 +106,15 @@ void add_crl_routes(httplib::Server& server, const crl::CrlPublisher& publisher,
                     const ca::Clock& clock, std::chrono::seconds max_age,
                     const std::vector<std::string>& der_paths,
                     const std::vector<std::string>& pem_paths);
+// The same for any CRL: `current` gives the one to serve, or null for a 503 with `missing_code`.
+struct CrlSource {
+    std::function<std::shared_ptr<const crl::PublishedCrl>()> current;
+    std::string missing_code;
+    std::string missing_message;
+};
+void add_crl_routes(httplib::Server& server, CrlSource source, const ca::Clock& clock,
+                    std::chrono::seconds max_age, const std::vector<std::string>& der_paths,
+                    const std::vector<std::string>& pem_paths);
 
 struct EnosSettings {
     std::string org_id;     // when set, requests must name this orgId

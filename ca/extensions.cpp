@@ -117,6 +117,9 @@ Botan::Extensions profile_extensions(const ExtensionInputs& in) {
                            critical);
             extensions.add(new Subject_Key_ID(in.subject_key_id));
             extensions.add(new Authority_Key_ID(in.authority_key_id));
+            // Where the root's CRL is: without it a verifier that fetches CRLs from distribution
+            // points (Java's PKIX) cannot learn the issuing CA's status and refuses every path.
+            if (!in.crl_urls.empty()) extensions.add(new CrlDistributionPoints(in.crl_urls));
             return extensions;
         case Profile::edge:
         case Profile::hub:

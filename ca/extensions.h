@@ -19,13 +19,13 @@ struct ExtensionInputs {
     std::vector<uint8_t> authority_key_id;       // empty for the self-signed root
     std::vector<std::string> dns_names;          // subjectAltName, hub and server only
     std::vector<std::string> ip_addresses;       // subjectAltName, server only
-    std::vector<std::string> crl_urls;           // CRL Distribution Points, leaves only
+    std::vector<std::string> crl_urls;           // CRL Distribution Points, not the root
     std::vector<std::string> ca_issuer_urls;     // AIA caIssuers, leaves only
 };
 
 // root: basicConstraints critical CA:TRUE; keyUsage critical keyCertSign, cRLSign; SKI.
 // intermediate: basicConstraints critical CA:TRUE pathLen 0; keyUsage critical keyCertSign,
-//   cRLSign; SKI; AKI.
+//   cRLSign; SKI; AKI; CRL DP (the root CRL's URLs) when given.
 // edge / hub / client / server: basicConstraints critical CA:FALSE; keyUsage critical
 //   digitalSignature, keyEncipherment; EKU clientAuth (edge, client), serverAuth + clientAuth
 //   (hub), serverAuth (server); SKI; AKI; subjectAltName (hub, server); CRL DP; AIA caIssuers.

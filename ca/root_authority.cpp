@@ -3,6 +3,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "ca/certificate_facts.h"
 #include "ca/certificate_request.h"
 #include "ca/certificate_signer.h"
@@ -21,7 +23,21 @@ namespace {
 // but when it happens the database refuses it and a new serial is drawn.
 constexpr int serial_attempts = 3;
 
+// The store's settings key for the URLs of the root CRL, one a line.
+constexpr const char* crl_urls_setting = "intermediate_crl_urls";
+
 }  // namespace
+
+void check_crl_url(const std::string& url) {
+    constexpr std::string_view scheme = "http://";
+    const bool printable = std::all_of(url.begin(), url.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+    if (!url.starts_with(scheme) || url.size() == scheme.size() || url.size() > 1024 || !printable) {
+        throw Error(ErrorKind::bad_input, "crl_url_invalid",
+                    fmt::format("'{}' is not a CRL URL: give http://HOST[:PORT]/PATH, printable, without "
+                                "spaces, at most 1024 characters",
+                                url.size() > 80 ? url.substr(0, 80) + "..." : url));
+    }
+}
 
 void check_validity_days(int days) {
     if (days < 1 || days > RootAuthority::max_validity_days) {
@@ -92,6 +108,7 @@ Botan::X509_Certificate RootAuthority::sign_intermediate(std::span<const uint8_t
                         fmt::format("the root expired at {}", to_rfc3339(root_not_after)));
         }
         const Time not_after = std::min(now + std::chrono::days(days), root_not_after);
+        const auto crl_urls = intermediate_crl_urls();
 
         for (int attempt = 1;; ++attempt) {
             CertificateContent content{
@@ -103,7 +120,8 @@ Botan::X509_Certificate RootAuthority::sign_intermediate(std::span<const uint8_t
                 .extensions = profile_extensions(
                     {.profile = Profile::intermediate,
                      .subject_key_id = key_identifier(csr.key_info()),
-                     .authority_key_id = certificate_.subject_key_id()}),
+                     .authority_key_id = certificate_.subject_key_id(),
+                     .crl_urls = crl_urls}),
             };
             auto certificate = sign_certificate(content, certificate_.subject_dn(), *key_, rng_);
             auto record = record_of(certificate, Profile::intermediate, actor, now);
@@ -125,6 +143,29 @@ Botan::X509_Certificate RootAuthority::sign_intermediate(std::span<const uint8_t
         });
         throw;
     }
+}
+
+std::vector<std::string> RootAuthority::intermediate_crl_urls() const {
+    auto setting = store_.read([](const store::Reader& r) { return r.meta(crl_urls_setting); });
+    std::vector<std::string> urls;
+    if (!setting) return urls;
+    for (size_t start = 0; start < setting->size();) {
+        size_t end = setting->find('\n', start);
+        if (end == std::string::npos) end = setting->size();
+        if (end > start) urls.push_back(setting->substr(start, end - start));
+        start = end + 1;
+    }
+    return urls;
+}
+
+void RootAuthority::set_intermediate_crl_urls(const std::vector<std::string>& urls, const std::string& actor) {
+    for (const auto& url : urls) check_crl_url(url);
+    std::string setting;
+    for (const auto& url : urls) setting += url + "\n";
+    store_.write([&](store::Writer& w) {
+        w.set_meta(crl_urls_setting, setting);
+        w.append_audit({actor, "set-crl-url", "", "", "ok", setting.empty() ? "none" : setting.substr(0, setting.size() - 1)});
+    });
 }
 
 store::CertificateRecord RootAuthority::revoke(std::span<const uint8_t> serial, int reason,

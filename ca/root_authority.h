@@ -36,8 +36,9 @@ public:
 
     // Verifies the CSR (signature first, then RSA-2048, then the subject rules) and certifies
     // it as an issuing CA: CA:TRUE pathLen 0, keyCertSign + cRLSign, SKI, AKI, a fresh random
-    // serial, validity clamped to the root's. The certificate is committed to the store before
-    // it is returned. Every attempt, granted or refused, is an audit entry.
+    // serial, validity clamped to the root's, and a CRL Distribution Point naming
+    // intermediate_crl_urls() when there are any. The certificate is committed to the store
+    // before it is returned. Every attempt, granted or refused, is an audit entry.
     Botan::X509_Certificate sign_intermediate(std::span<const uint8_t> csr,
                                               std::optional<int> validity_days,
                                               const std::string& actor);
@@ -46,6 +47,12 @@ public:
     // revocation is Error(conflict, "already_revoked"). Audited, granted or refused.
     store::CertificateRecord revoke(std::span<const uint8_t> serial, int reason,
                                     const std::string& actor);
+
+    // Where the root's CRL is published (the online service's /root.crl): written into every
+    // issuing-CA certificate signed from now on. Kept in the root's store, so later ceremonies
+    // reuse it; a change is an audit entry. Each URL passes check_crl_url.
+    std::vector<std::string> intermediate_crl_urls() const;
+    void set_intermediate_crl_urls(const std::vector<std::string>& urls, const std::string& actor);
 
     const Botan::X509_Certificate& certificate() const { return certificate_; }
     // The unlocked root key, for signing the root's CRL.
@@ -61,5 +68,10 @@ private:
 
 // Checks a requested validity in days: 1..RootAuthority::max_validity_days.
 void check_validity_days(int days);
+
+// A CRL URL for a certificate: http:// (RFC 5280 4.2.1.13: HTTP, served as DER; an https URL
+// would need a TLS check before revocation can be checked), printable ASCII, at most 1024
+// characters. Error(bad_input, "crl_url_invalid") otherwise.
+void check_crl_url(const std::string& url);
 
 }  // namespace edgeca::ca

@@ -128,6 +128,9 @@ const std::map<std::string, Setter>& setters() {
         t["crl.cache_max_age"] = [](ServiceConfig& c, const Reader& r) {
             c.crl.cache_max_age = r.duration(seconds(0), days(7));
         };
+        t["crl.root_warn_before"] = [](ServiceConfig& c, const Reader& r) {
+            c.crl.root_warn_before = r.duration(seconds(0), days(3650));
+        };
         t["enos.org_id"] = [](ServiceConfig& c, const Reader& r) { c.enos.org_id = r.string(); };
         t["enos.token_lifetime"] = [](ServiceConfig& c, const Reader& r) {
             c.enos.token_lifetime = r.duration(seconds(1), days(1));
@@ -273,6 +276,9 @@ allowed_domains = ["localhost"]
 # refresh_before = "8h"
 # history = 100
 # cache_max_age = "1m"
+# The root CRL (edgeca root-crl install, served at /root.crl) is signed offline: warn this long
+# before its nextUpdate, so that there is time for a ceremony.
+# root_warn_before = "14d"
 
 [enos]
 # The EnOS-compatible API (docs/enos-compat.md).

@@ -26,6 +26,8 @@ struct CrlSettings {
     int history = 100;
     // The longest an HTTP cache may keep a served CRL (never past its nextUpdate).
     std::chrono::seconds cache_max_age{60};
+    // The installed root CRL: a warning (log and metric) starts this long before its nextUpdate.
+    std::chrono::seconds root_warn_before{std::chrono::days(14)};
 };
 
 struct EnosConfig {

@@ -25,6 +25,7 @@
 #include "cli/issuer_directory.h"
 #include "cli/records_output.h"
 #include "crl/crl_publisher.h"
+#include "crl/root_crl.h"
 
 namespace edgeca::cli {
 namespace {
@@ -39,6 +40,7 @@ struct Options {
     std::filesystem::path cert;
     std::filesystem::path root;
     std::filesystem::path csr;
+    std::filesystem::path crl;
     std::optional<std::filesystem::path> out;
     std::string profile;
     std::optional<std::string> product_key;
@@ -268,23 +270,42 @@ int run_crl(const Options& o) {
     ca::SystemClock clock;
     Botan::System_RNG rng;
     const auto now = clock.now();
-    // The URLs the service last wrote into certificates, else those of the settings.
-    std::vector<std::string> points = config.policy.crl_urls;
-    if (auto recorded = store.read([](const store::Reader& r) { return r.meta("crl_distribution_points"); })) {
-        points.clear();
-        std::istringstream lines(*recorded);
-        for (std::string line; std::getline(lines, line);) {
-            if (!line.empty()) points.push_back(line);
-        }
-    }
     auto crl = crl::sign_crl(store, identity.certificate, *identity.key, now, now + config.crl.validity,
-                             config.crl.history, rng, local_actor(), points);
+                             config.crl.history, rng, local_actor());
     ca::sign_audit_checkpoint(store, *identity.key, rng, clock.now());
     crl::write_crl_files(d.crl(), crl);
     if (o.out) ca::write_file_atomically(*o.out, crl.pem, 0644);
     std::cout << fmt::format("CRL {} signed: {} entries, next update {}; written to {}{}\n", crl.number,
                              crl.entries, ca::to_rfc3339(crl.next_update), (d.crl() / "crl.pem").string(),
                              o.out ? " and " + o.out->string() : "");
+    return exit_ok;
+}
+
+// The root's CRL, carried from the offline ceremony: checked against the root this issuing CA
+// was installed under, then served at /root.crl (a running service picks it up by itself).
+int run_root_crl_install(const Options& o) {
+    IssuerDirectory d{o.dir};
+    d.require_installed();
+    auto root = ca::parse_certificate_pem(ca::read_file(d.root(), "the root certificate"), "the root certificate");
+    auto bytes = ca::read_file(o.crl, "the root CRL", 64 << 20);
+    auto store = d.open_store();
+    ca::SystemClock clock;
+    try {
+        auto crl = crl::install_root_crl(d.root_crl(), std::span(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()),
+                                         root, clock.now());
+        store.write([&](store::Writer& w) {
+            w.append_audit({local_actor(), "root-crl-install", "", ca::sha256_hex(crl.der), "ok",
+                            fmt::format("number={} entries={} next_update={}", crl.number, crl.entries,
+                                        ca::to_rfc3339(crl.next_update))});
+        });
+        std::cout << fmt::format("root CRL {} installed in {}: {} revoked, next update {}; served at /root.crl\n",
+                                 crl.number, d.root_crl().string(), crl.entries, ca::to_rfc3339(crl.next_update));
+    } catch (const ca::Error& refusal) {
+        store.write([&](store::Writer& w) {
+            w.append_audit({local_actor(), "root-crl-install", "", "", "refused", refusal.code()});
+        });
+        throw;
+    }
     return exit_ok;
 }
 
@@ -362,7 +383,16 @@ std::vector<Command> add_issuer_commands(CLI::App& app) {
     crl->add_option("--config", o->config, "settings file (default DIR/edgeca.toml)");
     passphrase(crl);
 
+    auto* root_crl = app.add_subcommand("root-crl", "the root's CRL, served at /root.crl");
+    root_crl->require_subcommand(1);
+    auto* root_crl_install = root_crl->add_subcommand(
+        "install", "check a root CRL from edgeca-root crl against the root and serve it (replaces the installed one; "
+                   "never by an older one)");
+    dir(root_crl_install);
+    root_crl_install->add_option("--crl", o->crl, "the root CRL (DER or PEM)")->required();
+
     return {{revoke, [o] { return run_revoke(*o); }},   {crl, [o] { return run_crl(*o); }},
+            {root_crl_install, [o] { return run_root_crl_install(*o); }},
             {init, [o] { return run_init(*o); }},       {install, [o] { return run_install(*o); }},
             {issue, [o] { return run_issue(*o); }},     {list, [o] { return run_list(*o); }},
             {show, [o] { return run_show(*o); }},       {audit, [o] { return run_audit(*o); }}};

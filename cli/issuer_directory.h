@@ -27,6 +27,8 @@ struct IssuerDirectory {
     std::filesystem::path config() const { return dir / "edgeca.toml"; }
     std::filesystem::path tls() const { return dir / "tls"; }
     std::filesystem::path crl() const { return dir / "crl"; }
+    // The root's CRL as edgeca root-crl install left it (DER), served at /root.crl.
+    std::filesystem::path root_crl() const { return dir / "root-crl.der"; }
 
     // Throws Error(not_found) naming the step that was missed (init, install).
     void require_initialised() const;

@@ -9,10 +9,12 @@
 #include <botan/pkcs8.h>
 #include <botan/pkix_types.h>
 #include <botan/system_rng.h>
+#include <botan/x509_crl.h>
 #include <fmt/format.h>
 
 #include <iostream>
 
+#include "ca/certificate_facts.h"
 #include "ca/encoding.h"
 #include "ca/errors.h"
 #include "ca/files.h"
@@ -136,7 +138,31 @@ void current_hub_token(const Layout& l) {
     ca::write_file_atomically(l.hub_token(), token + "\n", 0600);
 }
 
-void set_up(const Layout& l) {
+std::string public_url(const std::string& public_listen);
+
+// The root CRL, signed by the root and installed on the issuing CA, which serves it at
+// /root.crl, the distribution point of the issuing CA's certificate. Signed again when missing
+// or within 30 days of its nextUpdate (90 days after signing).
+void current_root_crl(const Layout& l) {
+    IssuerDirectory issuer{l.issuer()};
+    if (std::filesystem::exists(issuer.root_crl())) {
+        auto bytes = ca::read_file(issuer.root_crl(), "the root CRL", 64 << 20);
+        try {
+            Botan::X509_CRL crl(std::vector<uint8_t>(bytes.begin(), bytes.end()));
+            ca::SystemClock clock;
+            if (clock.now() + std::chrono::days(30) < ca::to_time(crl.next_update())) return;
+        } catch (const Botan::Exception&) {
+            // unreadable: sign a new one
+        }
+    }
+    auto file = l.dir / "root.crl";
+    run_step("the root signs its CRL (revoked issuing CAs)",
+             {tool("edgeca-root"), "crl", "--dir", l.root(), "--out", file, "--passphrase-file", l.root_passphrase()});
+    run_step("installing the root CRL on the issuing CA (served at /root.crl)",
+             {tool("edgeca"), "root-crl", "install", "--dir", l.issuer(), "--crl", file});
+}
+
+void set_up(const Layout& l, const std::string& public_listen) {
     ca::ensure_private_directory(l.dir);
     write_passphrase(l.root_passphrase());
     write_passphrase(l.issuer_passphrase());
@@ -144,7 +170,7 @@ void set_up(const Layout& l) {
         run_step("root key ceremony (edgeca-root, its own process and directory)",
                  {tool("edgeca-root"), "init", "--dir", l.root(), "--subject",
                   "CN=edgeca Development Root CA,O=edgeca quickstart,C=CN", "--validity-days", "3650",
-                  "--passphrase-file", l.root_passphrase()});
+                  "--crl-url", public_url(public_listen) + "/root.crl", "--passphrase-file", l.root_passphrase()});
     }
     IssuerDirectory issuer{l.issuer()};
     if (!std::filesystem::exists(issuer.key())) {
@@ -169,6 +195,7 @@ void set_up(const Layout& l) {
                  {tool("edgeca"), "product", "add", "--dir", l.issuer(), "--product-key", "demo-product",
                   "--name", "quickstart demo", "--max-validity-days", "730"});
     }
+    current_root_crl(l);
     make_admin_credentials(l);
 }
 
@@ -179,17 +206,18 @@ std::string api_url(const Options& o) {
     return fmt::format("https://{}:{}", host, o.listen.substr(colon + 1));
 }
 
-std::string public_url(const Options& o) {
-    auto colon = o.public_listen.rfind(':');
-    std::string host = o.public_listen.substr(0, colon);
+// The URL the public listener is reached at, as the service derives it (cli/config.cpp).
+std::string public_url(const std::string& public_listen) {
+    auto colon = public_listen.rfind(':');
+    std::string host = public_listen.substr(0, colon);
     if (host == "0.0.0.0") host = "localhost";
-    return fmt::format("http://{}:{}", host, o.public_listen.substr(colon + 1));
+    return fmt::format("http://{}:{}", host, public_listen.substr(colon + 1));
 }
 
 void print_next_steps(const Layout& l, const Options& o) {
     const std::string dir = l.dir.string();
     const std::string api = api_url(o);
-    const std::string pub = public_url(o);
+    const std::string pub = public_url(o.public_listen);
     auto samples = std::filesystem::read_symlink("/proc/self/exe").parent_path() / ".." / ".." / "pki-samples";
     std::error_code ec;
     samples = std::filesystem::canonical(samples, ec);
@@ -221,8 +249,8 @@ void print_next_steps(const Layout& l, const Options& o) {
             "# flow 2a-2g: the hub registers edge SN-0001 and forwards the CSR the edge made\n"
             "{s}/edge-enroll --ca {api} --root {dir}/root/root.pem --hub {dir}/hub-1 --product-key demo-product --device-key SN-0001 --out {dir}/edge-SN-0001\n"
             "\n"
-            "# check the edge certificate with OpenSSL and the CRL served on the public listener\n"
-            "curl -s {pub}/crl.pem > {dir}/crl.pem && openssl verify -crl_check -CAfile {dir}/root/root.pem -untrusted {dir}/issuer/issuer.pem -CRLfile {dir}/crl.pem {dir}/edge-SN-0001/edge.pem\n"
+            "# check the edge certificate and its issuing CA with OpenSSL and the two CRLs served on the public listener\n"
+            "curl -s {pub}/crl.pem > {dir}/crl.pem && curl -s {pub}/root-crl.pem > {dir}/root-crl.pem && openssl verify -crl_check_all -CAfile {dir}/root/root.pem -untrusted {dir}/issuer/issuer.pem -CRLfile {dir}/crl.pem -CRLfile {dir}/root-crl.pem {dir}/edge-SN-0001/edge.pem\n"
             "\n"
             "# flow 4a-4b: the edge is reset: the hub revokes its certificates; the CRL follows within seconds\n"
             "{s}/edge-reset --ca {api} --root {dir}/root/root.pem --hub {dir}/hub-1 --device-key SN-0001\n"
@@ -247,7 +275,7 @@ int run_quickstart(const Options& o) {
     if (existing) {
         std::cerr << fmt::format("quickstart: {} holds a CA already; starting it\n", l.dir.string());
     }
-    set_up(l);
+    set_up(l, o.public_listen);
     current_hub_token(l);
     print_next_steps(l, o);
 

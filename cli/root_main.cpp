@@ -6,6 +6,10 @@
 #include <botan/system_rng.h>
 #include <botan/x509cert.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+#include <cctype>
 
 #include <iostream>
 
@@ -48,6 +52,8 @@ struct Options {
     std::string serial;
     std::string reason;
     int next_update_days = 90;
+    std::vector<std::string> crl_urls;
+    std::string format;
     bool verify = false;
     std::optional<std::filesystem::path> signer;
 };
@@ -81,6 +87,14 @@ Botan::X509_Certificate load_root_certificate(const RootPaths& paths) {
     return Botan::X509_Certificate(der);
 }
 
+// The root key is at hand only during a ceremony: each ceremony command that unlocked it ends
+// by signing a checkpoint of the audit log, so that `audit --verify` can prove the log with
+// root.pem alone.
+void sign_checkpoint(store::Store& store, const ca::RootAuthority& root, const ca::Clock& clock,
+                     Botan::RandomNumberGenerator& rng) {
+    ca::sign_audit_checkpoint(store, root.key(), rng, clock.now());
+}
+
 int run_init(const Options& o) {
     RootPaths paths{o.dir};
     for (const auto& file : {paths.certificate(), paths.key(), paths.store()}) {
@@ -98,7 +112,8 @@ int run_init(const Options& o) {
     }
     ca::check_validity_days(o.validity_days);
     auto subject = ca::parse_distinguished_name(o.subject);
-    ca::build_subject(subject);  // refuse a bad subject before asking for a passphrase
+    ca::build_subject(subject);  // refuse a bad subject or URL before asking for a passphrase
+    for (const auto& url : o.crl_urls) ca::check_crl_url(url);
 
     std::string passphrase = read_passphrase(passphrase_source(o), true, min_root_passphrase);
     ca::ensure_private_directory(o.dir);
@@ -112,7 +127,9 @@ int run_init(const Options& o) {
     ca::write_encrypted_key(paths.key(), *key, passphrase, rng);
     auto certificate =
         ca::RootAuthority::create(store, *key, subject, o.validity_days, clock, rng, local_actor());
-    ca::sign_audit_checkpoint(store, *key, rng, clock.now());
+    ca::RootAuthority root(store, clock, rng, std::move(key), certificate);
+    if (!o.crl_urls.empty()) root.set_intermediate_crl_urls(o.crl_urls, local_actor());
+    sign_checkpoint(store, root, clock, rng);
     auto der = certificate.BER_encode();
     ca::write_file_atomically(paths.certificate(), ca::encode_pem(der, "CERTIFICATE"), 0644,
                               /*exclusive=*/true);
@@ -125,13 +142,17 @@ int run_init(const Options& o) {
         "  certificate:  {}\n"
         "  private key:  {} (encrypted PKCS#8, mode 0600)\n"
         "  store:        {}\n"
+        "  root CRL URL: {}\n"
         "SHA-256 fingerprint (read it aloud; record it in the ceremony log):\n"
         "  {}\n",
         o.dir.string(), ca::to_rfc4514(certificate.subject_dn()),
         ca::to_hex(certificate.serial_number()),
         ca::to_rfc3339(ca::to_time(certificate.not_before())),
         ca::to_rfc3339(ca::to_time(certificate.not_after())), paths.certificate().string(),
-        paths.key().string(), paths.store().string(), colon_hex(ca::sha256_hex(der)));
+        paths.key().string(), paths.store().string(),
+        o.crl_urls.empty() ? "none (issuing CAs get no CRL distribution point; see --crl-url)"
+                           : fmt::format("{}", fmt::join(o.crl_urls, " ")),
+        colon_hex(ca::sha256_hex(der)));
     return exit_ok;
 }
 
@@ -157,17 +178,11 @@ ca::RootAuthority open_root(const RootPaths& paths, store::Store& store, const O
     return ca::RootAuthority(store, clock, rng, std::move(key), std::move(certificate));
 }
 
-// The root key is at hand only during a ceremony: each ceremony command that unlocked it ends
-// by signing a checkpoint of the audit log, so that `audit --verify` can prove the log with
-// root.pem alone.
-void sign_checkpoint(store::Store& store, const ca::RootAuthority& root, const ca::Clock& clock,
-                     Botan::RandomNumberGenerator& rng) {
-    ca::sign_audit_checkpoint(store, root.key(), rng, clock.now());
-}
 
 int run_sign_intermediate(const Options& o) {
     auto paths = existing_root(o.dir);
     auto csr = ca::CertificateRequest::read(o.csr);
+    for (const auto& url : o.crl_urls) ca::check_crl_url(url);
     if (std::filesystem::exists(o.out)) {
         throw ca::Error(ca::ErrorKind::conflict, "file_exists",
                         fmt::format("{} already exists; choose another --out", o.out.string()));
@@ -176,9 +191,13 @@ int run_sign_intermediate(const Options& o) {
     ca::SystemClock clock;
     Botan::System_RNG rng;
     auto root = open_root(paths, store, o, clock, rng);
+    if (!o.crl_urls.empty() && o.crl_urls != root.intermediate_crl_urls()) {
+        root.set_intermediate_crl_urls(o.crl_urls, local_actor());
+    }
     auto certificate = root.sign_intermediate(csr, o.intermediate_days,
                                               local_actor());
     sign_checkpoint(store, root, clock, rng);
+    const auto crl_urls = root.intermediate_crl_urls();
     // Recorded in the store already; only now does the certificate leave the tool.
     auto der = certificate.BER_encode();
     ca::write_file_atomically(o.out, ca::encode_pem(der, "CERTIFICATE"), 0644, true);
@@ -187,11 +206,14 @@ int run_sign_intermediate(const Options& o) {
         "  subject:  {}\n"
         "  serial:   {}\n"
         "  valid:    {} to {}\n"
+        "  CRL DP:   {}\n"
         "  SHA-256:  {}\n",
         o.out.string(), ca::to_rfc4514(certificate.subject_dn()),
         ca::to_hex(certificate.serial_number()),
         ca::to_rfc3339(ca::to_time(certificate.not_before())),
-        ca::to_rfc3339(ca::to_time(certificate.not_after())), colon_hex(ca::sha256_hex(der)));
+        ca::to_rfc3339(ca::to_time(certificate.not_after())),
+        crl_urls.empty() ? std::string("none") : fmt::format("{}", fmt::join(crl_urls, " ")),
+        colon_hex(ca::sha256_hex(der)));
     return exit_ok;
 }
 
@@ -212,13 +234,23 @@ int run_revoke(const Options& o) {
     auto root = open_root(paths, store, o, clock, rng);
     auto record = root.revoke(serial.bytes(), *code, local_actor());
     sign_checkpoint(store, root, clock, rng);
-    std::cout << fmt::format("revoked {} ({}) reason={}\nPublish a new root CRL: edgeca-root crl --dir {} --out root-crl.pem\n",
+    std::cout << fmt::format("revoked {} ({}) reason={}\nPublish a new root CRL: edgeca-root crl --dir {} --out root.crl\n",
                              ca::to_hex(record.serial), record.subject, o.reason, o.dir.string());
     return exit_ok;
 }
 
+// DER or PEM: --format when given, else the file's extension (.der, .crl: DER); PEM otherwise,
+// as before --format existed.
+bool crl_as_der(const Options& o) {
+    if (!o.format.empty()) return o.format == "der";
+    auto extension = o.out.extension().string();
+    std::transform(extension.begin(), extension.end(), extension.begin(), [](unsigned char c) { return std::tolower(c); });
+    return extension == ".der" || extension == ".crl";
+}
+
 int run_crl(const Options& o) {
     auto paths = existing_root(o.dir);
+    const bool der = crl_as_der(o);
     if (o.next_update_days < 1 || o.next_update_days > 3650) {
         throw ca::Error(ca::ErrorKind::bad_input, "next_update_invalid", "--next-update-days is 1 to 3650");
     }
@@ -230,9 +262,15 @@ int run_crl(const Options& o) {
     auto crl = crl::sign_crl(store, root.certificate(), root.key(), now, now + std::chrono::days(o.next_update_days),
                              1000, rng, local_actor());
     sign_checkpoint(store, root, clock, rng);
-    ca::write_file_atomically(o.out, crl.pem, 0644);
-    std::cout << fmt::format("root CRL {} written to {}: {} revoked, next update {}\n", crl.number, o.out.string(),
-                             crl.entries, ca::to_rfc3339(crl.next_update));
+    ca::write_file_atomically(o.out,
+                              der ? std::string_view(reinterpret_cast<const char*>(crl.der.data()), crl.der.size())
+                                  : std::string_view(crl.pem),
+                              0644);
+    std::cout << fmt::format("root CRL {} written to {} ({}): {} revoked, next update {}\n"
+                             "Install it on the issuing CA, which serves it at /root.crl: edgeca root-crl install "
+                             "--dir ISSUER_DIR --crl {}\n",
+                             crl.number, o.out.string(), der ? "DER" : "PEM", crl.entries,
+                             ca::to_rfc3339(crl.next_update), o.out.string());
     return exit_ok;
 }
 
@@ -304,6 +342,10 @@ int main(int argc, char** argv) {
         ->required();
     init->add_option("--validity-days", o.validity_days, "lifetime of the root certificate")
         ->required();
+    init->add_option("--crl-url", o.crl_urls,
+                     "where the root CRL will be served (http://HOST:PORT/root.crl on the issuing CA's public "
+                     "listener): written as CRL distribution point into every issuing CA certificate; "
+                     "repeatable; kept in the root directory for later signings");
     add_passphrase(init);
 
     auto* sign = app.add_subcommand("sign-intermediate", "certify an issuing CA's CSR");
@@ -313,6 +355,9 @@ int main(int argc, char** argv) {
         ->required();
     sign->add_option("--validity-days", o.intermediate_days,
                      "lifetime, clamped to the root's (default 1825)");
+    sign->add_option("--crl-url", o.crl_urls,
+                     "replace the root CRL URLs kept in the root directory (from init --crl-url) by these "
+                     "(repeatable); without it the kept ones are used");
     add_passphrase(sign);
 
     auto* list = app.add_subcommand("list", "one line per certificate the root signed");
@@ -330,7 +375,10 @@ int main(int argc, char** argv) {
 
     auto* crl = app.add_subcommand("crl", "sign the root's CRL (the revoked issuing CAs)");
     add_dir(crl);
-    crl->add_option("--out", o.out, "where to write the CRL (PEM)")->required();
+    crl->add_option("--out", o.out, "where to write the CRL: DER for a name ending .der or .crl, else PEM")
+        ->required();
+    crl->add_option("--format", o.format, "der or pem; overrides what the name of --out says")
+        ->check(CLI::IsMember({"der", "pem"}));
     crl->add_option("--next-update-days", o.next_update_days, "days until nextUpdate (default 90)");
     add_passphrase(crl);
 

@@ -27,6 +27,7 @@
 #include "ca/service_certificate.h"
 #include "cli/commands.h"
 #include "crl/crl_publisher.h"
+#include "crl/root_crl.h"
 #include "cli/issuer_directory.h"
 
 namespace edgeca::cli {
@@ -142,6 +143,66 @@ void add_crl_metrics(api::Metrics& metrics, const crl::CrlPublisher& publisher, 
                       }));
 }
 
+void add_root_crl_metrics(api::Metrics& metrics, const crl::RootCrlFile& root_crl, const ca::Clock& clock) {
+    // -1 when none is installed: an alert on "below N" fires for a missing one too.
+    metrics.add_gauge("edgeca_root_crl_number", "CRL Number of the root CRL being served at /root.crl (-1: none).",
+                      [&root_crl] {
+                          auto crl = root_crl.current();
+                          return crl ? static_cast<double>(crl->number) : -1.0;
+                      });
+    metrics.add_gauge("edgeca_root_crl_next_update_seconds",
+                      "Seconds until the served root CRL's nextUpdate (-1: none installed).",
+                      [&root_crl, &clock] {
+                          auto crl = root_crl.current();
+                          return crl ? static_cast<double>((crl->next_update - clock.now()).count()) : -1.0;
+                      });
+}
+
+// The root CRL is signed offline, so the service can only reload it and warn: at start, when
+// its freshness changes, and once an hour while it is due or missing.
+class RootCrlWatch {
+public:
+    RootCrlWatch(crl::RootCrlFile& file, const ca::Clock& clock, std::chrono::seconds warn_before, bool expected)
+        : file_(file), clock_(clock), warn_before_(warn_before), expected_(expected) {}
+
+    void check() {
+        auto outcome = file_.reload();
+        if (outcome.refused) {
+            api::log_event({{"event", "root_crl_refused"}, {"level", "warning"}, {"file", file_.file().string()},
+                            {"error", *outcome.refused}});
+        }
+        auto crl = file_.current();
+        if (outcome.changed && crl) {
+            api::log_event({{"event", "root_crl_loaded"}, {"number", crl->number}, {"entries", crl->entries},
+                            {"next_update", ca::to_rfc3339(crl->next_update)}});
+        }
+        std::string state = crl ? crl::to_string(crl::freshness(*crl, clock_.now(), warn_before_))
+                                : (expected_ ? "missing" : "none");
+        const auto now = std::chrono::steady_clock::now();
+        const bool warn = state != "fresh" && state != "none";
+        if (state != state_ || (warn && now - last_warning_ >= std::chrono::hours(1))) {
+            if (warn) {
+                nlohmann::json event{{"event", "root_crl_stale"}, {"level", "warning"}, {"state", state},
+                                     {"file", file_.file().string()}};
+                if (crl) event["next_update"] = ca::to_rfc3339(crl->next_update);
+                event["action"] = crl ? "sign a new root CRL (edgeca-root crl) and install it (edgeca root-crl install)"
+                                      : "install the root CRL: edgeca root-crl install --dir DIR --crl FILE";
+                api::log_event(event);
+                last_warning_ = now;
+            }
+            state_ = state;
+        }
+    }
+
+private:
+    crl::RootCrlFile& file_;
+    const ca::Clock& clock_;
+    std::chrono::seconds warn_before_;
+    bool expected_;  // the issuing CA's certificate names a CRL distribution point
+    std::string state_;
+    std::chrono::steady_clock::time_point last_warning_{};
+};
+
 void block_stop_signals() {
     sigset_t set;
     sigemptyset(&set);
@@ -202,11 +263,6 @@ int run_serve(const Options& o) {
     service.bind(api_endpoint, public_endpoint);
     apply_default_urls(config, service.public_port());
 
-    // The CRL URLs go into every certificate and into the CRL's Issuing Distribution Point;
-    // `edgeca crl` signs with the same ones, from the store.
-    store.write([&](store::Writer& w) {
-        w.set_meta("crl_distribution_points", fmt::format("{}", fmt::join(config.policy.crl_urls, "\n")));
-    });
     ca::IssuingAuthority authority(store, clock, rng, config.policy, identity,
                                    config.signing_backend == ca::SigningBackend::openssl
                                        ? ca::openssl_signature_verifier()
@@ -232,7 +288,7 @@ int run_serve(const Options& o) {
     }
 
     crl::CrlPublisher publisher(store, clock, rng, identity.certificate, *identity.key, d.crl(),
-                                {config.policy.crl_urls, config.crl.publish_delay, config.crl.validity,
+                                {config.crl.publish_delay, config.crl.validity,
                                  config.crl.refresh_before, config.crl.history});
     publisher.start();
     add_crl_metrics(metrics, publisher, clock);
@@ -240,6 +296,11 @@ int run_serve(const Options& o) {
     // the service was down is covered from the start.
     ca::AuditCheckpointer checkpointer(store, clock, rng, *identity.key, {});
     checkpointer.checkpoint_now();
+    crl::RootCrlFile root_crl(d.root_crl(), identity.root);
+    RootCrlWatch root_crl_watch(root_crl, clock, config.crl.root_warn_before,
+                                !identity.certificate.crl_distribution_point().empty());
+    root_crl_watch.check();
+    add_root_crl_metrics(metrics, root_crl, clock);
 
     api::add_v1_routes(service.api_server(), engine);
     ca::AppCredentials apps(store, clock, rng, identity.certificate, identity.key,
@@ -250,11 +311,16 @@ int run_serve(const Options& o) {
         api::add_crl_routes(*server, publisher, clock, config.crl.cache_max_age, {"/crl", "/enos/CA/crl", "/enos/CA/crl/RSA"},
                             {"/crl.pem"});
         api::add_enos_downloads(*server, engine);
+        api::add_crl_routes(*server,
+                            {[&root_crl] { return root_crl.current(); }, "root_crl_unavailable",
+                             "no root CRL is installed here; the operator installs one with edgeca root-crl install"},
+                            clock, config.crl.cache_max_age, {"/root.crl"}, {"/root-crl.pem"});
     }
 
     Maintenance maintenance([&] {
         auto wait = publisher.tick();
         checkpointer.tick();
+        root_crl_watch.check();
         if (own_certificate && own_certificate->due_for_renewal(current)) {
             current = own_certificate->renew();
             use(current);

@@ -108,36 +108,10 @@ void encode_time(Botan::DER_Encoder& der, ca::Time at) {
                    reinterpret_cast<const uint8_t*>(text), length);
 }
 
-// IssuingDistributionPoint ::= SEQUENCE { distributionPoint [0] { fullName [0] { URI... } } }
-class IssuingDistributionPoint final : public Botan::Certificate_Extension {
-public:
-    explicit IssuingDistributionPoint(std::vector<std::string> urls) : urls_(std::move(urls)) {}
-    Botan::OID oid_of() const override { return Botan::OID("2.5.29.28"); }
-    std::string oid_name() const override { return "X509v3.CRLIssuingDistributionPoint"; }
-    Certificate_Extension* copy() const override { return new IssuingDistributionPoint(urls_); }
-    void contents_to(Botan::Data_Store&, Botan::Data_Store&) const override {}
-
-private:
-    std::vector<uint8_t> encode_inner() const override {
-        std::vector<uint8_t> out;
-        Botan::DER_Encoder der(out);
-        der.start_cons(Botan::SEQUENCE)
-            .start_cons(Botan::ASN1_Tag(0), Botan::CONTEXT_SPECIFIC)
-            .start_cons(Botan::ASN1_Tag(0), Botan::CONTEXT_SPECIFIC);
-        for (const auto& url : urls_) der.add_object(Botan::ASN1_Tag(6), Botan::CONTEXT_SPECIFIC, url);
-        der.end_cons().end_cons().end_cons();
-        return out;
-    }
-    void decode_inner(const std::vector<uint8_t>&) override {}
-
-    std::vector<std::string> urls_;
-};
-
 }  // namespace
 
-CrlBuilder::CrlBuilder(const Botan::X509_Certificate& issuer, const Botan::Private_Key& key,
-                       std::vector<std::string> distribution_points)
-    : issuer_(issuer), key_(key), distribution_points_(std::move(distribution_points)) {}
+CrlBuilder::CrlBuilder(const Botan::X509_Certificate& issuer, const Botan::Private_Key& key)
+    : issuer_(issuer), key_(key) {}
 
 void CrlBuilder::add(const store::RevokedEntry& entry) {
     // revokedCertificate ::= SEQUENCE { userCertificate, revocationDate, crlEntryExtensions }
@@ -158,9 +132,6 @@ std::vector<uint8_t> CrlBuilder::sign(int64_t number, ca::Time this_update, ca::
     Botan::Extensions extensions;
     extensions.add(new Botan::Cert_Extension::Authority_Key_ID(issuer_.subject_key_id()));
     extensions.add(new Botan::Cert_Extension::CRL_Number(static_cast<size_t>(number)));
-    if (!distribution_points_.empty()) {
-        extensions.add(new IssuingDistributionPoint(distribution_points_), /*critical=*/true);
-    }
 
     // TBSCertList: version, signature, issuer, thisUpdate, nextUpdate, revokedCertificates
     // (left out when empty), [0] crlExtensions. Botan's Extensions writes the extension list

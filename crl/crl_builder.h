@@ -7,8 +7,6 @@
 #include <botan/x509cert.h>
 
 #include <cstdint>
-#include <functional>
-#include <string>
 #include <vector>
 
 #include "ca/clock.h"
@@ -20,12 +18,10 @@ class CrlBuilder {
 public:
     // `issuer` is the CA certificate whose key signs: its subject becomes the CRL's issuer
     // (byte for byte) and its Subject Key Identifier the Authority Key Identifier.
-    // `distribution_points`: the CRL URLs written into the certificates this CRL covers; when
-    // given, the CRL carries a critical Issuing Distribution Point naming them, without which
-    // strict verifiers (Botan) refuse to apply it to those certificates. The root's CRL has
-    // none: the certificates it covers carry no distribution point.
-    CrlBuilder(const Botan::X509_Certificate& issuer, const Botan::Private_Key& key,
-               std::vector<std::string> distribution_points = {});
+    // Every CRL is complete (all the issuer's revoked certificates, every reason), so it has no
+    // Issuing Distribution Point (RFC 5280 5.2.5): that extension is critical, and Mbed TLS,
+    // the EnOS C SDK's TLS stack, refuses to load a CRL with any critical extension.
+    CrlBuilder(const Botan::X509_Certificate& issuer, const Botan::Private_Key& key);
 
     // Adds one revoked certificate. reasonCode is written for every reason but unspecified,
     // which RFC 5280 asks to leave out; an entry without a reason has no extensions at all.
@@ -33,15 +29,14 @@ public:
     size_t entries() const { return count_; }
 
     // The signed CRL (DER): version 2, sha256WithRSAEncryption, thisUpdate, nextUpdate,
-    // revokedCertificates (left out when empty), and the extensions Authority Key Identifier,
-    // CRL Number and, when there are distribution points, Issuing Distribution Point.
+    // revokedCertificates (left out when empty), and the extensions Authority Key Identifier
+    // and CRL Number, neither critical.
     std::vector<uint8_t> sign(int64_t number, ca::Time this_update, ca::Time next_update,
                               Botan::RandomNumberGenerator& rng) const;
 
 private:
     const Botan::X509_Certificate& issuer_;
     const Botan::Private_Key& key_;
-    std::vector<std::string> distribution_points_;
     std::vector<uint8_t> encoded_entries_;  // the content of revokedCertificates
     std::vector<uint8_t> scratch_;          // one entry's fields, reused
     size_t count_ = 0;

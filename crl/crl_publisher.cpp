@@ -16,6 +16,8 @@ namespace {
 
 constexpr int number_attempts = 5;
 
+}  // namespace
+
 // The PEM of a CRL that may be tens of megabytes, written once into a string of its final
 // size (ca::encode_pem holds the base64 and a growing copy of it besides).
 std::string crl_pem(const std::vector<uint8_t>& der) {
@@ -35,18 +37,15 @@ std::string crl_pem(const std::vector<uint8_t>& der) {
     return pem;
 }
 
-}  // namespace
-
 PublishedCrl sign_crl(store::Store& store, const Botan::X509_Certificate& issuer,
                       const Botan::Private_Key& key, ca::Time this_update, ca::Time next_update,
-                      int history, Botan::RandomNumberGenerator& rng, const std::string& actor,
-                      const std::vector<std::string>& distribution_points) {
+                      int history, Botan::RandomNumberGenerator& rng, const std::string& actor) {
     for (int attempt = 1;; ++attempt) {
         PublishedCrl crl;
         {
             // The encoded entries are let go once signed: a CRL of a million entries is tens
             // of megabytes, and the peak is what the service must have room for.
-            CrlBuilder builder(issuer, key, distribution_points);
+            CrlBuilder builder(issuer, key);
             store.read([&](const store::Reader& r) {
                 crl.revocations = r.revocation_counter();
                 crl.number = r.last_crl_number() + 1;
@@ -183,8 +182,7 @@ void CrlPublisher::publish() {
         due_.reset();
     }
     auto crl = std::make_shared<PublishedCrl>(sign_crl(store_, issuer_, key_, now, now + schedule_.validity,
-                                                       schedule_.history, rng_, "edgeca:crl",
-                                                       schedule_.distribution_points));
+                                                       schedule_.history, rng_, "edgeca:crl"));
     write_crl_files(directory_, *crl);
     std::lock_guard lock(mutex_);
     current_ = std::move(crl);

@@ -32,18 +32,18 @@ struct PublishedCrl {
 // as `issuer`, takes the next CRL number, and commits it to the CRL history (with an audit
 // entry by `actor`) before returning it. A number another process took meanwhile is skipped:
 // numbers only grow and are never used twice.
-// `distribution_points` as for CrlBuilder: the issuing CA's CRL URLs, none for the root.
 PublishedCrl sign_crl(store::Store& store, const Botan::X509_Certificate& issuer,
                       const Botan::Private_Key& key, ca::Time this_update,
                       ca::Time next_update, int history, Botan::RandomNumberGenerator& rng,
-                      const std::string& actor,
-                      const std::vector<std::string>& distribution_points = {});
+                      const std::string& actor);
+
+// The PEM of a CRL's DER ("X509 CRL", 64 characters a line).
+std::string crl_pem(const std::vector<uint8_t>& der);
 
 // Writes crl.der and crl.pem into `directory`, each atomically.
 void write_crl_files(const std::filesystem::path& directory, const PublishedCrl& crl);
 
 struct CrlSchedule {
-    std::vector<std::string> distribution_points;  // the CRL URLs in the certificates
     std::chrono::seconds publish_delay{5};
     std::chrono::seconds validity{std::chrono::hours(24)};
     std::chrono::seconds refresh_before{std::chrono::hours(8)};

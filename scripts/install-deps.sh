@@ -12,6 +12,7 @@ build_packages=(
 )
 test_packages=(
   python3 curl gnutls-bin mosquitto mosquitto-clients strace sqlite3
+  libmbedtls-dev default-jdk-headless
   clang libclang-rt-14-dev
   golang-go default-jdk-headless faketime
 )

@@ -93,12 +93,12 @@ class SharedWorkspace(Workspace):
 class RootCeremony:
     """An offline root made with the real edgeca-root in its own directory."""
 
-    def __init__(self, test, subject="CN=Test-only Root CA,O=edgeca tests,C=CN", days=3650, name="root"):
+    def __init__(self, test, subject="CN=Test-only Root CA,O=edgeca tests,C=CN", days=3650, name="root", extra=()):
         self.test = test
         self.dir = test.path(name)
         self.passphrase_file = test.write(f"{name}.pass", ROOT_PASSPHRASE + "\n")
         self.init_result = run([binary("edgeca-root"), "init", "--dir", self.dir, "--subject", subject,
-                                "--validity-days", str(days), "--passphrase-file", self.passphrase_file])
+                                "--validity-days", str(days), "--passphrase-file", self.passphrase_file, *extra])
         test.assertExit(self.init_result, 0)
         self.certificate = os.path.join(self.dir, "root.pem")
 
@@ -165,6 +165,14 @@ def has_command(name):
     return shutil.which(name) is not None
 
 
+def free_port():
+    """A loopback port free right now, for a listener whose URL must be known before it starts."""
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 import http.client
 import json
 import signal
@@ -202,13 +210,13 @@ class IssuingCA:
 
     # --- the service -------------------------------------------------------------------------
 
-    def start(self, *extra, expect_ready=True, env=None):
+    def start(self, *extra, expect_ready=True, public_listen="127.0.0.1:0", env=None):
         """Starts `edgeca serve`; `env` adds to the environment (e.g. libfaketime's)."""
         self.events_before_start = len(self.events()) if os.path.exists(self.log_path) else 0
         self.log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [binary("edgeca"), "serve", "--dir", self.dir, "--passphrase-file", self.passphrase_file,
-             "--listen", "127.0.0.1:0", "--public-listen", "127.0.0.1:0", *extra],
+             "--listen", "127.0.0.1:0", "--public-listen", public_listen, *extra],
             stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL,
             env={**os.environ, **env} if env else None)
         self.test.addCleanup(self.kill)

@@ -7,6 +7,7 @@ import socket
 import stat
 import subprocess
 import time
+import urllib.request
 
 from harness import TempDirTestCase, binary, openssl, run
 
@@ -57,6 +58,15 @@ class QuickstartTest(TempDirTestCase):
         self.assertEqual(audit.returncode, 0, audit.stderr)
         self.assertRegex(audit.stdout, r"init\s+ok")
         self.assertRegex(audit.stdout, r"sign-intermediate\s+ok")
+        # The issuing CA names the root CRL's URL, and the service serves that CRL there: a
+        # verifier that fetches CRLs (Java's PKIX) can check the whole path.
+        issuer_text = openssl("x509", "-in", os.path.join(pki, "issuer", "issuer.pem"), "-noout", "-text").stdout
+        self.assertIn(f"URI:http://127.0.0.1:{public_port}/root.crl", issuer_text)
+        with urllib.request.urlopen(f"http://127.0.0.1:{public_port}/root.crl", timeout=30) as response:
+            root_crl = self.write("served-root.crl", response.read())
+        verdict = openssl("crl", "-in", root_crl, "-inform", "DER", "-noout", "-CAfile",
+                          os.path.join(pki, "root", "root.pem"))
+        self.assertIn("verify OK", verdict.stdout + verdict.stderr)
 
         commands = self.printed_commands(text)
         self.assertGreaterEqual(len(commands), 7, text)

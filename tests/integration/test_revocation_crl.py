@@ -8,7 +8,7 @@ import time
 import unittest
 import urllib.request
 
-from harness import (IssuingCA, SERVICE_CONFIG, SharedWorkspace, TempDirTestCase, assert_crl_signed_by,
+from harness import (IssuingCA, RootCeremony, SERVICE_CONFIG, SharedWorkspace, TempDirTestCase, assert_crl_signed_by,
                      binary, extension_block, openssl, run, x509_text)
 
 CRL_CONFIG = SERVICE_CONFIG + """
@@ -314,3 +314,71 @@ class RootRevocationTest(CrlMixin, TempDirTestCase):
         self.assertExit(audit, 0)
         self.assertRegex(audit.stdout, r"revoke\s+ok")
         self.assertRegex(audit.stdout, r"revoke\s+refused")
+
+
+class RootCrlServiceTest(CrlMixin, TempDirTestCase):
+    """The root CRL the ceremony signs is installed on the issuing CA (edgeca root-crl install),
+    checked against the root, served at /root.crl and /root-crl.pem, and watched for freshness."""
+
+    def root_crl(self, name, *extra):
+        out = self.path(name)
+        ceremony = self.ca.ceremony
+        self.assertExit(ceremony.root("crl", "--dir", ceremony.dir, "--out", out, *extra), 0)
+        return out
+
+    def installed(self):
+        path = os.path.join(self.ca.dir, "root-crl.der")
+        return open(path, "rb").read() if os.path.exists(path) else None
+
+    def test_install_checks_the_crl_and_the_service_serves_and_watches_it(self):
+        self.ca = ca = IssuingCA(self, config=CRL_CONFIG)
+        ca.start()
+        # None installed yet: a precise 503, and the metric says so.
+        status, _, body = ca.request("GET", "/root.crl", tls=False)
+        self.assertEqual((status, body["error"]["code"]), (503, "root_crl_unavailable"))
+        self.assertRegex(self.metrics(), r"(?m)^edgeca_root_crl_number -1$")
+
+        first = self.root_crl("first.crl")
+        second = self.root_crl("second.pem")
+        # Refusals change nothing: another root's CRL, a tampered one, garbage.
+        # Another root of the same name: only the signature tells them apart.
+        other = RootCeremony(self, name="other-root")
+        foreign = self.path("foreign.crl")
+        self.assertExit(other.root("crl", "--dir", other.dir, "--out", foreign), 0)
+        tampered = bytearray(open(first, "rb").read())
+        tampered[-1] ^= 1
+        refusals = [(foreign, 3, "crl_not_by_root"), (self.write("tampered.crl", bytes(tampered)), 3, "crl_not_by_root"),
+                    (self.write("junk.crl", b"not a crl"), 3, "crl_invalid")]
+        for path, code, rule in refusals:
+            self.assertExit(ca.edgeca("root-crl install", "--crl", path), code, rule)
+            self.assertIsNone(self.installed(), path)
+
+        self.assertExit(ca.edgeca("root-crl install", "--crl", second), 0, "root CRL 2 installed")
+        # An older CRL never replaces a newer one: it would un-revoke an issuing CA.
+        self.assertExit(ca.edgeca("root-crl install", "--crl", first), 7, "crl_older")
+        self.assertEqual(self.installed()[:1], b"\x30")
+        ca.wait_for_event("root_crl_loaded")
+        status, headers, body = ca.request("GET", "/root.crl", tls=False)
+        self.assertEqual((status, headers["content-type"]), (200, "application/pkix-crl"))
+        self.assertEqual(body, self.installed())
+        status, headers, body = ca.request("GET", "/root-crl.pem", tls=False)
+        self.assertEqual(status, 200)
+        self.assertEqual(body.decode(), open(second).read())
+        self.assertRegex(self.metrics(), r"(?m)^edgeca_root_crl_number 2$")
+        seconds = float(re.search(r"(?m)^edgeca_root_crl_next_update_seconds (\S+)$", self.metrics()).group(1))
+        self.assertAlmostEqual(seconds, 90 * 86400, delta=120)
+        self.assertFalse([e for e in ca.events() if e.get("event") == "root_crl_stale"])
+
+        # A CRL a day from its nextUpdate (inside the 14-day warning) is served with a warning.
+        self.assertExit(ca.edgeca("root-crl install", "--crl", self.root_crl("short.crl", "--next-update-days", "1")), 0)
+        stale = ca.wait_for_event("root_crl_stale")
+        self.assertEqual((stale["level"], stale["state"]), ("warning", "due_soon"))
+        self.assertRegex(self.metrics(), r"(?m)^edgeca_root_crl_number 3$")
+        audit = ca.edgeca("audit").stdout
+        self.assertRegex(audit, r"root-crl-install\s+ok")
+        self.assertRegex(audit, r"root-crl-install\s+refused")
+
+    def metrics(self):
+        status, _, body = self.ca.request("GET", "/metrics")
+        self.assertEqual(status, 200)
+        return body.decode()

@@ -275,6 +275,68 @@ class SignIntermediateTest(TempDirTestCase):
                          + self.ceremony.init_result.stderr)
 
 
+class RootCrlUrlTest(TempDirTestCase):
+    """init --crl-url puts the root CRL's URL into every issuing CA certificate signed later (a
+    verifier that fetches CRLs, as Java's PKIX does, needs it); sign-intermediate --crl-url
+    replaces it for later signings too."""
+
+    def crl_points(self, cert):
+        return extension_block(x509_text(cert)).get("X509v3 CRL Distribution Points")
+
+    def test_the_root_crl_url_is_kept_and_written_into_each_issuing_ca(self):
+        url = "http://ca.test.example:8080/root.crl"
+        ceremony = RootCeremony(self, extra=("--crl-url", url))
+        self.assertIn(f"root CRL URL: {url}", ceremony.init_result.stdout)
+        signed = []
+        for name, extra in (("first", ()), ("second", ()), ("third", ("--crl-url", "http://other.test.example/r.crl"))):
+            _, csr = self.make_key_and_csr(name, f"/CN={name} Issuing CA")
+            out = self.path(f"{name}.pem")
+            self.assertExit(ceremony.sign_intermediate(csr, out, *extra), 0)
+            signed.append(out)
+        self.assertEqual(self.crl_points(signed[0]), (False, f"Full Name:\nURI:{url}"))
+        self.assertEqual(self.crl_points(signed[1]), (False, f"Full Name:\nURI:{url}"))
+        self.assertEqual(self.crl_points(signed[2]), (False, "Full Name:\nURI:http://other.test.example/r.crl"))
+        _, csr = self.make_key_and_csr("fourth", "/CN=fourth Issuing CA")
+        self.assertExit(ceremony.sign_intermediate(csr, self.path("fourth.pem")), 0)
+        self.assertEqual(self.crl_points(self.path("fourth.pem"))[1], "Full Name:\nURI:http://other.test.example/r.crl")
+        audit = ceremony.root("audit", "--dir", ceremony.dir, passphrase=False).stdout
+        self.assertEqual(audit.count("set-crl-url"), 2, audit)
+
+    def test_without_a_url_issuing_cas_name_no_distribution_point(self):
+        ceremony = RootCeremony(self)
+        _, csr = self.make_key_and_csr("issuer", "/CN=Issuing CA")
+        self.assertExit(ceremony.sign_intermediate(csr, self.path("issuer.pem")), 0)
+        self.assertIsNone(self.crl_points(self.path("issuer.pem")))
+
+    def test_bad_urls_are_refused_before_anything_is_written(self):
+        for url in ("ldap://x/crl", "https://ca.test.example/root.crl", "http://", "http://a b/crl", "/root.crl"):
+            name = f"bad-{abs(hash(url))}"
+            result = run([binary("edgeca-root"), "init", "--dir", self.path(name), "--subject", "CN=Root",
+                          "--validity-days", "10", "--crl-url", url])
+            self.assertExit(result, 3, "is not a CRL URL")
+            self.assertFalse(os.path.exists(self.path(name)), url)
+
+
+class RootCrlFormatTest(TempDirTestCase):
+    """`edgeca-root crl --out root.der` wrote PEM. The file is what its name or --format says."""
+
+    def test_the_name_or_format_decides_der_or_pem(self):
+        ceremony = RootCeremony(self)
+        cases = [("root.der", (), "DER"), ("root.crl", (), "DER"), ("root.pem", (), "PEM"), ("root-crl", (), "PEM"),
+                 ("ROOT.DER", (), "DER"), ("forced.pem", ("--format", "der"), "DER"),
+                 ("forced.der", ("--format", "pem"), "PEM")]
+        for name, extra, expected in cases:
+            out = self.path(name)
+            self.assertExit(ceremony.root("crl", "--dir", ceremony.dir, "--out", out, *extra), 0)
+            with open(out, "rb") as f:
+                head = f.read(30)
+            self.assertEqual("PEM" if head.startswith(b"-----BEGIN X509 CRL-----") else "DER", expected, name)
+            if expected == "DER":
+                self.assertEqual(head[0], 0x30, name)  # a DER SEQUENCE
+            openssl("crl", "-in", out, "-inform", expected, "-noout")
+        self.assertExit(ceremony.root("crl", "--dir", ceremony.dir, "--out", self.path("x"), "--format", "txt"), 2)
+
+
 class AuditTrailTest(TempDirTestCase):
     def test_audit_lists_operations_and_verify_detects_tampering(self):
         ceremony = RootCeremony(self)

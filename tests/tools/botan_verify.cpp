@@ -6,7 +6,9 @@
 #include <botan/x509cert.h>
 #include <botan/x509path.h>
 
+#include <chrono>
 #include <cstddef>
+#include <memory>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -109,10 +111,35 @@ int run(const Options& options) {
         for (const auto& certificate : load_certificates(path)) chain.push_back(certificate);
 
     // With CRLs given, the leaf must have revocation data (a missing or unusable CRL fails it);
-    // a CRL given for an intermediate is checked too.
+    // a CRL given for an intermediate is checked too. These are x509_path_validate's steps, with
+    // one correction: Botan 2.19 (PKIX::check_crl) pairs a CRL with a certificate that names a
+    // distribution point only through an Issuing Distribution Point naming the same URL, and
+    // so reports NO_MATCHING_CRLDP for a complete CRL (one without that extension), which
+    // RFC 5280 (5.2.5, 6.3.3 b) applies to every certificate of its issuer. That one status is
+    // dropped for a CRL without an Issuing Distribution Point; every other check stands.
     const Botan::Path_Validation_Restrictions restrictions(!options.crls.empty(), 110);
-    const Botan::Path_Validation_Result result =
-        Botan::x509_path_validate(chain, restrictions, store, options.hostname, options.usage);
+    std::vector<Botan::Certificate_Store*> stores{&store};
+    std::vector<std::shared_ptr<const Botan::X509_Certificate>> extra;
+    for (size_t i = 1; i < chain.size(); ++i) extra.push_back(std::make_shared<const Botan::X509_Certificate>(chain[i]));
+    std::vector<std::shared_ptr<const Botan::X509_Certificate>> path;
+    const auto built = Botan::PKIX::build_certificate_path(
+        path, stores, std::make_shared<const Botan::X509_Certificate>(chain[0]), extra);
+    const auto now = std::chrono::system_clock::now();
+    const Botan::Path_Validation_Result result = [&] {
+        if (built != Botan::Certificate_Status_Code::OK) return Botan::Path_Validation_Result(built);
+        auto status = Botan::PKIX::check_chain(path, now, options.hostname, options.usage,
+                                               restrictions.minimum_key_strength(), restrictions.trusted_hashes());
+        auto crl_status = Botan::PKIX::check_crl(path, stores, now);
+        for (size_t i = 0; i < crl_status.size() && i + 1 < path.size(); ++i) {
+            auto crl = store.find_crl_for(*path[i]);
+            if (crl && crl->crl_issuing_distribution_point().empty()) {
+                crl_status[i].erase(Botan::Certificate_Status_Code::NO_MATCHING_CRLDP);
+            }
+        }
+        Botan::PKIX::merge_revocation_status(status, crl_status, {}, restrictions.require_revocation_information(),
+                                             restrictions.ocsp_all_intermediates());
+        return Botan::Path_Validation_Result(status, std::move(path));
+    }();
     std::cout << result.result_string() << '\n';
     return result.successful_validation() ? exit_valid : exit_invalid;
 }
