@@ -245,7 +245,7 @@ Botan::X509_DN build_subject(const std::vector<DnAttribute>& attributes) {
     return build(attributes, {});
 }
 
-Botan::X509_DN build_subject(const Botan::X509_DN& requested) {
+Botan::X509_DN build_requested_subject(const Botan::X509_DN& requested) {
     std::vector<Botan::ASN1_Tag> string_types;
     for (const auto& [oid, value] : requested.dn_info()) string_types.push_back(value.tagging());
     return build(attributes_of(requested), string_types);

@@ -38,7 +38,7 @@ Botan::X509_DN build_subject(const std::vector<DnAttribute>& attributes);
 // its string types where they are PrintableString or UTF8String, are kept, so the subject is
 // the request's byte for byte when it has one attribute per RDN. Other string types are
 // written as above.
-Botan::X509_DN build_subject(const Botan::X509_DN& requested);
+Botan::X509_DN build_requested_subject(const Botan::X509_DN& requested);
 
 // RFC 4514 text: most specific first ("CN=Edge 7,O=Acme,C=CN"), special characters escaped.
 std::string to_rfc4514(const Botan::X509_DN& dn);

@@ -326,13 +326,13 @@ IssuingAuthority::Decision IssuingAuthority::decide(const Caller& caller,
         d.csr = CertificateRequest::parse(r.csr, verifier_);
         d.key = d.csr->key_info();
         KeyPolicy::check(d.key, "the CSR's key", &policy_.known_weak_keys);
-        d.subject = build_subject(d.csr->subject());
+        d.subject = build_requested_subject(d.csr->subject());
         d.request_sha256 = request_digest(r, d.csr->der());
     } else {
         Botan::X509_Certificate certificate(original->der);
         d.key = PublicKeyInfo::decode(certificate.subject_public_key_info());
         KeyPolicy::check(d.key, "the renewed certificate's key", &policy_.known_weak_keys);
-        d.subject = build_subject(certificate.subject_dn());
+        d.subject = build_requested_subject(certificate.subject_dn());
         d.request_sha256 = request_digest(r, original->der);
     }
     d.common_name = common_name_of(d.subject);

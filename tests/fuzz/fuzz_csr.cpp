@@ -76,7 +76,7 @@ void engine_chain(std::span<const uint8_t> bytes) {
     try {
         auto csr = ca::CertificateRequest::parse(bytes);
         ca::KeyPolicy::check(csr.key_info(), "the CSR's key");
-        auto subject = ca::build_subject(csr.subject());
+        auto subject = ca::build_requested_subject(csr.subject());
         if (ca::common_name_of(subject).empty()) fuzz::finding("an accepted subject without a CN");
         (void)ca::to_rfc4514(subject);
         (void)ca::sha256_hex(csr.public_key_info());
@@ -109,7 +109,7 @@ void signed_parts(std::span<const uint8_t> input) {
         } catch (const ca::Error& e) {
             if (e.code() != "key_not_rsa") fuzz::finding("an Ed25519 key refused for another reason", e.code());
         }
-        auto subject = ca::build_subject(csr.subject());
+        auto subject = ca::build_requested_subject(csr.subject());
         (void)ca::to_rfc4514(subject);
     } catch (const ca::Error& e) {
         fuzz::render_error(e);

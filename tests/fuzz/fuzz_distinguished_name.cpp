@@ -60,7 +60,7 @@ void as_der(const uint8_t* data, size_t size) {
         return;  // Botan refuses it; inside a CSR that is "csr_malformed"
     }
     try {
-        auto subject = ca::build_subject(dn);
+        auto subject = ca::build_requested_subject(dn);
         // A request's attributes are kept as they are, in their order.
         if (ca::attributes_of(subject) != ca::attributes_of(dn)) {
             fuzz::finding("build_subject changes a request's attributes or their order",
