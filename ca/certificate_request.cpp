@@ -18,6 +18,27 @@ namespace edgeca::ca {
 namespace {
 
 const Botan::OID extension_request("1.2.840.113549.1.9.14");
+const Botan::OID subject_alternative_name("2.5.29.17");
+
+// GeneralNames ::= SEQUENCE OF GeneralName, read for what Botan's AlternativeName does not keep:
+// IPv6 addresses, and whether anything but dNSName [2] and iPAddress [7] is asked for.
+void read_general_names(const std::vector<uint8_t>& der, std::vector<IpAddress>& ips, bool& other) {
+    Botan::BER_Decoder outer(der);
+    Botan::BER_Decoder names = outer.start_cons(Botan::SEQUENCE);
+    while (names.more_items()) {
+        Botan::BER_Object name = names.get_next_object();
+        if (name.is_a(Botan::ASN1_Tag(2), Botan::CONTEXT_SPECIFIC)) continue;
+        if (name.is_a(Botan::ASN1_Tag(7), Botan::CONTEXT_SPECIFIC)) {
+            if (auto ip = IpAddress::from_bytes(std::vector<uint8_t>(name.bits(), name.bits() + name.length()))) {
+                ips.push_back(*ip);
+                continue;
+            }
+        }
+        other = true;
+    }
+    names.end_cons();
+    outer.verify_end();
+}
 
 [[noreturn]] void malformed(const char* what) {
     throw Error(ErrorKind::bad_input, "csr_malformed",
@@ -151,6 +172,11 @@ CertificateRequest CertificateRequest::parse(std::span<const uint8_t> bytes,
             if (auto* names = requested.get_extension_object_as<Botan::Cert_Extension::Subject_Alternative_Name>()) {
                 csr.requested_names_ = names->get_alt_name();
             }
+            for (const auto& [oid, value] : requested.extensions_raw()) {
+                if (oid == subject_alternative_name) {
+                    read_general_names(value.first, csr.requested_ips_, csr.requests_other_names_);
+                }
+            }
         }
     } catch (const std::exception&) {
         malformed("its subject or its attributes cannot be decoded");
@@ -173,14 +199,6 @@ std::vector<uint8_t> CertificateRequest::read(const std::filesystem::path& path)
 std::vector<std::string> CertificateRequest::requested_dns_names() const {
     if (!requested_names_) return {};
     return requested_names_->get_attribute("DNS");
-}
-
-bool CertificateRequest::requests_non_dns_names() const {
-    if (!requested_names_) return false;
-    for (const auto& [type, value] : requested_names_->contents()) {
-        if (type != "DNS") return true;
-    }
-    return !requested_names_->get_othernames().empty();
 }
 
 }  // namespace edgeca::ca

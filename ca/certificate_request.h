@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "ca/ip_network.h"
 #include "ca/public_key_info.h"
 
 namespace edgeca::ca {
@@ -46,8 +47,12 @@ public:
     const Botan::X509_DN& subject() const { return subject_; }
     // dNSName entries of a requested subjectAltName; other requested extensions are never read.
     std::vector<std::string> requested_dns_names() const;
-    // True when the requested subjectAltName holds names other than dNSName (IP, e-mail, URI).
-    bool requests_non_dns_names() const;
+    // iPAddress entries of a requested subjectAltName, IPv4 and IPv6 (Botan 2.19's own reading
+    // drops IPv6 addresses).
+    const std::vector<IpAddress>& requested_ip_addresses() const { return requested_ips_; }
+    // True when the requested subjectAltName holds names other than dNSName and iPAddress
+    // (e-mail, URI, directoryName, otherName...), or an iPAddress of neither 4 nor 16 bytes.
+    bool requests_other_names() const { return requests_other_names_; }
     const std::vector<uint8_t>& der() const { return der_; }
 
 private:
@@ -56,6 +61,8 @@ private:
     PublicKeyInfo key_info_;
     Botan::X509_DN subject_;
     std::optional<Botan::AlternativeName> requested_names_;
+    std::vector<IpAddress> requested_ips_;
+    bool requests_other_names_ = false;
 };
 
 }  // namespace edgeca::ca

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 
 #include "ca/errors.h"
 #include "ca/utf8.h"
@@ -18,7 +19,7 @@ struct AttributeType {
     size_t max_chars;
 };
 
-// Canonical encoding order (most general first).
+// The attribute types a subject may hold.
 constexpr std::array<AttributeType, 6> attribute_types = {{
     {"C", "2.5.4.6", 2},
     {"ST", "2.5.4.8", 64},
@@ -44,14 +45,31 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
-// Counts UTF-8 code points; throws on malformed UTF-8.
-size_t utf8_length(std::string_view s, std::string_view key) {
+// The characters of a value, one by one: well-formed UTF-8, and nothing a reader cannot see or
+// that reorders what they see. Returns the number of characters.
+size_t check_characters(const AttributeType& type, std::string_view value) {
     size_t count = 0;
-    for (size_t i = 0; i < s.size(); ++count) {
-        size_t n = utf8_sequence_length(s, i);
+    for (size_t i = 0; i < value.size(); ++count) {
+        const size_t n = utf8_sequence_length(value, i);
         if (n == 0) {
             throw Error(ErrorKind::policy, "subject_attribute_invalid",
-                        fmt::format("subject attribute {} is not valid UTF-8", key));
+                        fmt::format("subject attribute {} is not valid UTF-8", type.key));
+        }
+        const char32_t c = utf8_code_point(value, i, n);
+        if (c < 0x20 || c == 0x7f) {
+            throw Error(ErrorKind::policy, "subject_attribute_invalid",
+                        fmt::format("subject attribute {} contains a control character or NUL "
+                                    "(byte {:#04x})",
+                                    type.key, static_cast<unsigned>(c)));
+        }
+        if (const char* kind = hidden_character_kind(c)) {
+            const char* name = hidden_character_name(c);
+            throw Error(ErrorKind::policy, "subject_character_not_allowed",
+                        fmt::format("subject attribute {} contains U+{:04X}{}, {}: a name must "
+                                    "read as what it is, so invisible, direction-changing and "
+                                    "non-characters are refused",
+                                    type.key, static_cast<uint32_t>(c),
+                                    name ? fmt::format(" ({})", name) : std::string(), kind));
         }
         i += n;
     }
@@ -69,15 +87,7 @@ void check_value(const AttributeType& type, std::string_view value) {
         throw Error(ErrorKind::policy, "subject_attribute_invalid",
                     fmt::format("subject attribute {} begins or ends with a space", type.key));
     }
-    for (char ch : value) {
-        auto c = static_cast<unsigned char>(ch);
-        if (c < 0x20 || c == 0x7f) {
-            throw Error(ErrorKind::policy, "subject_attribute_invalid",
-                        fmt::format("subject attribute {} contains a control character or NUL "
-                                    "(byte {:#04x})",
-                                    type.key, c));
-        }
-    }
+    const size_t length = check_characters(type, value);
     if (type.key == "C") {
         bool letters = value.size() == 2 && std::all_of(value.begin(), value.end(), [](char c) {
                            return c >= 'A' && c <= 'Z';
@@ -90,13 +100,64 @@ void check_value(const AttributeType& type, std::string_view value) {
         }
         return;
     }
-    size_t length = utf8_length(value, type.key);
     if (length > type.max_chars) {
         throw Error(ErrorKind::policy, "subject_attribute_too_long",
                     fmt::format("subject attribute {} is {} characters long; at most {} are "
                                 "allowed",
                                 type.key, length, type.max_chars));
     }
+}
+
+bool printable(std::string_view value) {
+    return std::all_of(value.begin(), value.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) ||
+               std::string_view(" '()+,-./:=?").find(c) != std::string_view::npos;
+    });
+}
+
+// The string type a value is written as. A request's PrintableString or UTF8String is kept, so
+// the certificate's subject is the request's byte for byte; other types (BMPString,
+// TeletexString...) become one of these two, the only ones RFC 5280 lets a CA write. C is
+// always a PrintableString (X520countryName).
+Botan::ASN1_String encoded(const AttributeType& type, const std::string& value,
+                           Botan::ASN1_Tag requested) {
+    if (type.key == "C") return Botan::ASN1_String(value, Botan::PRINTABLE_STRING);
+    if (requested == Botan::UTF8_STRING) return Botan::ASN1_String(value, Botan::UTF8_STRING);
+    if (requested == Botan::PRINTABLE_STRING && printable(value)) {
+        return Botan::ASN1_String(value, Botan::PRINTABLE_STRING);
+    }
+    return Botan::ASN1_String(value);  // PrintableString when the value fits one, else UTF8String
+}
+
+// The subject rules, then a fresh DN with the attributes in the order given, one per RDN.
+// `string_types` is empty or holds the requested string type of each attribute.
+Botan::X509_DN build(const std::vector<DnAttribute>& attributes,
+                     const std::vector<Botan::ASN1_Tag>& string_types) {
+    std::vector<const AttributeType*> types;
+    for (const auto& attribute : attributes) {
+        const AttributeType* type = type_by_key(attribute.key);
+        if (type == nullptr) {
+            throw Error(ErrorKind::policy, "subject_attribute_not_allowed",
+                        fmt::format("subject attribute '{}' is not allowed", attribute.key));
+        }
+        if (std::find(types.begin(), types.end(), type) != types.end()) {
+            throw Error(ErrorKind::policy, "subject_attribute_repeated",
+                        fmt::format("subject attribute {} appears more than once", type->key));
+        }
+        types.push_back(type);
+    }
+    if (std::none_of(types.begin(), types.end(), [](const AttributeType* t) { return t->key == "CN"; })) {
+        throw Error(ErrorKind::policy, "subject_cn_missing",
+                    "the subject has no common name (CN), which is required");
+    }
+    Botan::X509_DN dn;
+    for (size_t i = 0; i < attributes.size(); ++i) {
+        check_value(*types[i], attributes[i].value);
+        const Botan::ASN1_Tag requested = i < string_types.size() ? string_types[i] : Botan::NO_OBJECT;
+        dn.add_attribute(Botan::OID::from_string(std::string(types[i]->oid)),
+                         encoded(*types[i], attributes[i].value, requested));
+    }
+    return dn;
 }
 
 std::string escape_rfc4514(std::string_view value) {
@@ -157,6 +218,8 @@ std::vector<DnAttribute> parse_distinguished_name(std::string_view text) {
         }
         attributes.push_back({std::string(type->key), std::string(value)});
     }
+    // RFC 4514 writes the most specific attribute first, the reverse of the encoding order.
+    if (!openssl_form) std::reverse(attributes.begin(), attributes.end());
     return attributes;
 }
 
@@ -179,34 +242,13 @@ std::vector<DnAttribute> attributes_of(const Botan::X509_DN& dn) {
 }
 
 Botan::X509_DN build_subject(const std::vector<DnAttribute>& attributes) {
-    for (const auto& attribute : attributes) {
-        if (type_by_key(attribute.key) == nullptr) {
-            throw Error(ErrorKind::policy, "subject_attribute_not_allowed",
-                        fmt::format("subject attribute '{}' is not allowed", attribute.key));
-        }
-    }
-    Botan::X509_DN dn;
-    for (const auto& type : attribute_types) {
-        const DnAttribute* found = nullptr;
-        for (const auto& attribute : attributes) {
-            if (attribute.key != type.key) continue;
-            if (found != nullptr) {
-                throw Error(ErrorKind::policy, "subject_attribute_repeated",
-                            fmt::format("subject attribute {} appears more than once", type.key));
-            }
-            found = &attribute;
-        }
-        if (found == nullptr) {
-            if (type.key == "CN") {
-                throw Error(ErrorKind::policy, "subject_cn_missing",
-                            "the subject has no common name (CN), which is required");
-            }
-            continue;
-        }
-        check_value(type, found->value);
-        dn.add_attribute(Botan::OID::from_string(std::string(type.oid)), found->value);
-    }
-    return dn;
+    return build(attributes, {});
+}
+
+Botan::X509_DN build_requested_subject(const Botan::X509_DN& requested) {
+    std::vector<Botan::ASN1_Tag> string_types;
+    for (const auto& [oid, value] : requested.dn_info()) string_types.push_back(value.tagging());
+    return build(attributes_of(requested), string_types);
 }
 
 std::string to_rfc4514(const Botan::X509_DN& dn) {

@@ -1,5 +1,6 @@
-// ca/extensions.cpp — profile extensions; CRL Distribution Points and AIA caIssuers are encoded
-// here because Botan 2.19 cannot encode the first and writes only an OCSP URL for the second.
+// ca/extensions.cpp — profile extensions; CRL Distribution Points, AIA caIssuers and the
+// subjectAltName are encoded here because Botan 2.19 cannot encode the first, writes only an
+// OCSP URL for the second and only IPv4 addresses in the third.
 #include "ca/extensions.h"
 
 #include <botan/asn1_obj.h>
@@ -84,6 +85,40 @@ private:
     std::vector<std::string> ca_issuers_;
 };
 
+// Botan 2.19's AlternativeName writes IPv4 addresses only.
+class SubjectAlternativeName final : public Botan::Certificate_Extension {
+public:
+    SubjectAlternativeName(std::vector<std::string> dns_names, std::vector<IpAddress> ip_addresses)
+        : dns_names_(std::move(dns_names)), ip_addresses_(std::move(ip_addresses)) {}
+    static Botan::OID static_oid() { return Botan::OID("2.5.29.17"); }
+    Botan::OID oid_of() const override { return static_oid(); }
+    std::string oid_name() const override { return "X509v3.SubjectAlternativeName"; }
+    Certificate_Extension* copy() const override {
+        return new SubjectAlternativeName(dns_names_, ip_addresses_);
+    }
+    void contents_to(Botan::Data_Store&, Botan::Data_Store&) const override {}
+
+private:
+    // GeneralNames: dNSName [2] IA5String, then iPAddress [7] OCTET STRING of 4 or 16 bytes.
+    std::vector<uint8_t> encode_inner() const override {
+        std::vector<uint8_t> out;
+        Botan::DER_Encoder der(out);
+        der.start_cons(Botan::SEQUENCE);
+        for (const auto& name : dns_names_) der.add_object(ASN1_Tag(2), Botan::CONTEXT_SPECIFIC, name);
+        for (const auto& ip : ip_addresses_) {
+            der.add_object(ASN1_Tag(7), Botan::CONTEXT_SPECIFIC, ip.bytes.data(), ip.bytes.size());
+        }
+        der.end_cons();
+        return out;
+    }
+    void decode_inner(const std::vector<uint8_t>&) override {
+        throw Error(ErrorKind::internal, "internal", "SAN decoding is left to Botan");
+    }
+
+    std::vector<std::string> dns_names_;
+    std::vector<IpAddress> ip_addresses_;
+};
+
 const Botan::OID server_auth("1.3.6.1.5.5.7.3.1");
 const Botan::OID client_auth("1.3.6.1.5.5.7.3.2");
 
@@ -139,10 +174,7 @@ Botan::Extensions profile_extensions(const ExtensionInputs& in) {
     extensions.add(new Subject_Key_ID(in.subject_key_id));
     extensions.add(new Authority_Key_ID(in.authority_key_id));
     if (!in.dns_names.empty() || !in.ip_addresses.empty()) {
-        Botan::AlternativeName names;
-        for (const auto& name : in.dns_names) names.add_attribute("DNS", name);
-        for (const auto& ip : in.ip_addresses) names.add_attribute("IP", ip);
-        extensions.add(new Subject_Alternative_Name(names));
+        extensions.add(new SubjectAlternativeName(in.dns_names, in.ip_addresses));
     }
     if (!in.crl_urls.empty()) extensions.add(new CrlDistributionPoints(in.crl_urls));
     if (!in.ca_issuer_urls.empty()) extensions.add(new AuthorityInfoAccess(in.ca_issuer_urls));

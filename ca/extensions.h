@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "ca/ip_network.h"
 #include "ca/profile.h"
 #include "ca/public_key_info.h"
 
@@ -18,7 +19,7 @@ struct ExtensionInputs {
     std::vector<uint8_t> subject_key_id;
     std::vector<uint8_t> authority_key_id;       // empty for the self-signed root
     std::vector<std::string> dns_names;          // subjectAltName, hub and server only
-    std::vector<std::string> ip_addresses;       // subjectAltName, server only
+    std::vector<IpAddress> ip_addresses;         // subjectAltName, hub and server only
     std::vector<std::string> crl_urls;           // CRL Distribution Points, not the root
     std::vector<std::string> ca_issuer_urls;     // AIA caIssuers, leaves only
 };
@@ -28,7 +29,8 @@ struct ExtensionInputs {
 //   cRLSign; SKI; AKI; CRL DP (the root CRL's URLs) when given.
 // edge / hub / client / server: basicConstraints critical CA:FALSE; keyUsage critical
 //   digitalSignature, keyEncipherment; EKU clientAuth (edge, client), serverAuth + clientAuth
-//   (hub), serverAuth (server); SKI; AKI; subjectAltName (hub, server); CRL DP; AIA caIssuers.
+//   (hub), serverAuth (server); SKI; AKI; subjectAltName (hub, server: DNS names, then IP
+//   addresses); CRL DP; AIA caIssuers.
 Botan::Extensions profile_extensions(const ExtensionInputs& inputs);
 
 // RFC 5280 method 1: SHA-1 of the subjectPublicKey BIT STRING's content.

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "ca/ip_network.h"
+#include "ca/key_policy.h"
 #include "ca/profile.h"
 
 namespace edgeca::ca {
@@ -23,6 +25,11 @@ struct IssuancePolicy {
     std::chrono::seconds backdate{300};
     // A hub certificate's DNS names must equal one of these or end in "." + one of these.
     std::vector<std::string> hub_allowed_domains;
+    // A hub certificate's IP addresses must fall in one of these; none by default, so a hub CSR
+    // asking for an IP address is refused unless the operator names the hubs' networks.
+    std::vector<IpNetwork> hub_ip_networks;
+    // RSA moduli refused as known weak (weak_keys_file); empty by default.
+    WeakKeyList known_weak_keys;
     // Written into every leaf certificate (CRL Distribution Points, AIA caIssuers).
     std::vector<std::string> crl_urls;
     std::vector<std::string> ca_issuer_urls;

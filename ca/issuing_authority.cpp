@@ -98,8 +98,24 @@ void check_key_and_name(const store::Reader& reader, Profile profile, const std:
     }
 }
 
-bool is_ip_address(const std::string& name) {
-    return !name.empty() && name.find_first_not_of("0123456789.") == std::string::npos;
+// A hub reached by IP address needs that address in its certificate: only addresses inside the
+// networks the operator configured are certified.
+void check_hub_ip_addresses(const std::vector<IpAddress>& addresses,
+                            const std::vector<IpNetwork>& networks) {
+    for (const auto& address : addresses) {
+        bool allowed = std::any_of(networks.begin(), networks.end(),
+                                   [&](const IpNetwork& network) { return network.contains(address); });
+        if (!allowed) {
+            std::vector<std::string> names;
+            for (const auto& network : networks) names.push_back(network.to_string());
+            throw Error(ErrorKind::policy, "ip_address_not_allowed",
+                        fmt::format("the IP address {} is not in an allowed network (allowed: {})",
+                                    address.to_string(),
+                                    names.empty() ? std::string("none configured; see "
+                                                                "profiles.hub.allowed_ip_networks")
+                                                  : fmt::format("{}", fmt::join(names, ", "))));
+        }
+    }
 }
 
 }  // namespace
@@ -115,7 +131,7 @@ struct IssuingAuthority::Decision {
     Time not_before{};
     Time not_after{};
     std::vector<std::string> dns_names;
-    std::vector<std::string> ip_addresses;
+    std::vector<IpAddress> ip_addresses;
     std::optional<std::string> product_key;
     std::optional<std::string> device_key;
     std::optional<std::string> asset_id;
@@ -309,14 +325,14 @@ IssuingAuthority::Decision IssuingAuthority::decide(const Caller& caller,
     if (!r.csr.empty() || !original) {
         d.csr = CertificateRequest::parse(r.csr, verifier_);
         d.key = d.csr->key_info();
-        KeyPolicy::check(d.key, "the CSR's key");
-        d.subject = build_subject(attributes_of(d.csr->subject()));
+        KeyPolicy::check(d.key, "the CSR's key", &policy_.known_weak_keys);
+        d.subject = build_requested_subject(d.csr->subject());
         d.request_sha256 = request_digest(r, d.csr->der());
     } else {
         Botan::X509_Certificate certificate(original->der);
         d.key = PublicKeyInfo::decode(certificate.subject_public_key_info());
-        KeyPolicy::check(d.key, "the renewed certificate's key");
-        d.subject = build_subject(attributes_of(certificate.subject_dn()));
+        KeyPolicy::check(d.key, "the renewed certificate's key", &policy_.known_weak_keys);
+        d.subject = build_requested_subject(certificate.subject_dn());
         d.request_sha256 = request_digest(r, original->der);
     }
     d.common_name = common_name_of(d.subject);
@@ -363,17 +379,19 @@ IssuingAuthority::Decision IssuingAuthority::decide(const Caller& caller,
         d.asset_id = device->asset_id;
     }
     if (r.profile == Profile::hub) {
-        if (d.csr->requests_non_dns_names()) {
+        if (d.csr->requests_other_names()) {
             throw Error(ErrorKind::policy, "san_type_not_allowed",
-                        "a hub certificate carries DNS names only; the CSR asks for other name "
-                        "types (IP, e-mail, URI)");
+                        "a hub certificate carries DNS names and IP addresses only; the CSR asks "
+                        "for other name types (e-mail, URI)");
         }
         d.dns_names = d.csr->requested_dns_names();
-        if (d.dns_names.empty()) {
+        d.ip_addresses = d.csr->requested_ip_addresses();
+        if (d.dns_names.empty() && d.ip_addresses.empty()) {
             throw Error(ErrorKind::policy, "dns_name_required",
-                        "a hub certificate needs at least one DNS name in the CSR's "
-                        "subjectAltName");
+                        "a hub certificate needs at least one DNS name (or an IP address in an "
+                        "allowed network) in the CSR's subjectAltName");
         }
+        check_hub_ip_addresses(d.ip_addresses, policy_.hub_ip_networks);
         for (const auto& name : d.dns_names) {
             check_dns_name(name);
             bool allowed = std::any_of(
@@ -392,8 +410,8 @@ IssuingAuthority::Decision IssuingAuthority::decide(const Caller& caller,
     }
     if (r.profile == Profile::server) {
         for (const auto& name : r.server_names) {
-            if (is_ip_address(name)) {
-                d.ip_addresses.push_back(name);
+            if (auto ip = IpAddress::parse(name)) {
+                d.ip_addresses.push_back(*ip);
             } else {
                 check_dns_name(name);
                 d.dns_names.push_back(name);

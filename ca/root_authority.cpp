@@ -90,7 +90,7 @@ Botan::X509_Certificate RootAuthority::sign_intermediate(std::span<const uint8_t
     try {
         auto csr = CertificateRequest::parse(csr_bytes);
         KeyPolicy::check(csr.key_info(), "the CSR's key");
-        auto subject = build_subject(attributes_of(csr.subject()));
+        auto subject = build_requested_subject(csr.subject());
         int days = validity_days.value_or(default_intermediate_days);
         check_validity_days(days);
 

@@ -118,6 +118,26 @@ const std::map<std::string, Setter>& setters() {
         t["profiles.hub.allowed_domains"] = [](ServiceConfig& c, const Reader& r) {
             c.policy.hub_allowed_domains = r.list();
         };
+        t["profiles.hub.allowed_ip_networks"] = [](ServiceConfig& c, const Reader& r) {
+            c.policy.hub_ip_networks.clear();
+            for (const auto& text : r.list()) {
+                try {
+                    c.policy.hub_ip_networks.push_back(ca::IpNetwork::parse(text));
+                } catch (const ca::Error& e) {
+                    invalid(r.source, r.key(), fmt::format("is invalid: {}", e.what()));
+                }
+            }
+        };
+        t["weak_keys_file"] = [](ServiceConfig& c, const Reader& r) {
+            const std::string path = r.string();
+            std::string text;
+            try {
+                text = ca::read_file(path, "the weak keys file", 256 << 20);
+                c.policy.known_weak_keys = ca::WeakKeyList::parse(text, path);
+            } catch (const ca::Error& e) {
+                invalid(r.source, r.key(), fmt::format("is invalid: {}", e.what()));
+            }
+        };
         t["crl.publish_delay"] = [](ServiceConfig& c, const Reader& r) {
             c.crl.publish_delay = r.duration(seconds(0), hours(1));
         };
@@ -255,6 +275,9 @@ std::string default_config_text() {
 # keep_alive_timeout = "5s"
 # notBefore is set this far in the past, for devices whose clocks run late.
 # backdate = "5m"
+# RSA moduli refused as known weak: one SHA-1 of "Modulus=<HEX>\n" a line (40 hex digits, or
+# the last 20 as Debian's openssl-blacklist files have them). No list by default.
+# weak_keys_file = "/etc/edgeca/weak-keys.txt"
 
 [profiles.edge]
 # max_validity_days = 3650
@@ -265,6 +288,9 @@ std::string default_config_text() {
 # default_validity_days = 365
 # A hub certificate's DNS names must fall under one of these.
 allowed_domains = ["localhost"]
+# A hub certificate's IP addresses must fall in one of these networks (CIDR, IPv4 or IPv6);
+# none by default, so a hub CSR asking for an IP address is refused.
+# allowed_ip_networks = ["10.0.0.0/8", "fd00::/8"]
 
 [profiles.client]
 # max_validity_days = 365

@@ -271,6 +271,25 @@ def modulus_of_2049_bits(keys):
     raise SystemExit("could not make a 2049-bit modulus")
 
 
+def next_prime(keys, start):
+    """The first prime after the odd `start`, by `openssl prime` over batches of 1,000 odd
+    numbers (1024-bit primes are some 700 apart on average)."""
+    for batch in range(10):
+        candidates = [start + 2 + 2 * i for i in range(batch * 1000, (batch + 1) * 1000)]
+        out = keys.openssl("prime", *(str(c) for c in candidates)).decode().splitlines()
+        for candidate, line in zip(candidates, out):
+            if line.endswith(" is prime"):
+                return candidate
+    raise SystemExit("no prime among 10,000 odd numbers")
+
+
+def fermat_close_primes(keys):
+    """p from an OpenSSL key and q, the next prime after it: n = pq falls to the first step of
+    Fermat's method (and has exactly 2048 bits, as p has its top two bits set)."""
+    _, _, p, _ = keys.rsa_numbers(keys.rsa(2048))
+    return [p, next_prime(keys, p)]
+
+
 # --- the corpus ------------------------------------------------------------------------------
 # Each maker returns the bytes of one file. Common names are distinct across files so that the
 # "tamed" cases can all be issued by one CA without tripping the duplicate-subject rule.
@@ -305,6 +324,10 @@ def make_corpus(keys):
     add("rsa2048-exponent3.csr.pem", k.request(k.rsa(2048, exponent=3), "/CN=hostile-exponent3"))
     add("rsa2048-even-modulus.csr.der", csr_from_primes(modulus_with_small_factor(k, 2), 65537, "hostile-even-modulus"))
     add("rsa2048-modulus-divisible-by-3.csr.der", csr_from_primes(modulus_with_small_factor(k, 3), 65537, "hostile-modulus-div3"))
+    # Weak keys as Let's Encrypt's goodkey finds them: a factor below 752, primes close together.
+    add("rsa2048-modulus-divisible-by-53.csr.der",
+        csr_from_primes(modulus_with_small_factor(k, 53), 65537, "hostile-modulus-div53"))
+    add("rsa2048-fermat-close-primes.csr.der", csr_from_primes(fermat_close_primes(k), 65537, "hostile-fermat"))
     add("ec-p256.csr.pem", k.request(k.new("EC", ec_paramgen_curve="P-256"), "/CN=hostile-ec-p256"))
     add("ed25519.csr.pem", k.request(k.new("ED25519"), "/CN=hostile-ed25519", digest=False))
 
@@ -345,6 +368,7 @@ def make_corpus(keys):
         k.request(k.rsa(), "/CN=hostile-hub-lookalike", "subjectAltName=DNS:evilhub.test.example"))
     add("san-wildcard.csr.pem", k.request(k.rsa(), "/CN=hostile-hub-wildcard", "subjectAltName=DNS:*.hub.test.example"))
     add("san-ip.csr.pem", k.request(k.rsa(), "/CN=hostile-hub-ip", "subjectAltName=DNS:localhost,IP:127.0.0.1"))
+    add("san-ipv6.csr.pem", k.request(k.rsa(), "/CN=hostile-hub-ipv6", "subjectAltName=DNS:localhost,IP:::1"))
     add("san-email.csr.pem",
         k.request(k.rsa(), "/CN=hostile-hub-email", "subjectAltName=DNS:localhost,email:ops@hub.test.example"))
     add("san-uri.csr.pem",
@@ -369,6 +393,13 @@ def make_corpus(keys):
     add("subject-embedded-nul.csr.der",
         k.signed(k.rsa(), name((CN, utf8_string(b"hostile-nul.hub.test.example\x00.evil.example")))))
     add("subject-bad-utf8.csr.der", k.signed(k.rsa(), name((CN, utf8_string(b"hostile-bad-utf8-\xc3\x28\xff")))))
+    # Invisible and direction-changing characters: "hostile-rlo-\u202etxt.exe" shows as
+    # "hostile-rlo-exe.txt"; a zero-width space makes a second name that reads as the first.
+    add("subject-cn-bidi-override.csr.der", k.signed(k.rsa(), name((CN, utf8_string("hostile-rlo-\u202etxt.exe")))))
+    add("subject-cn-zero-width-space.csr.der", k.signed(k.rsa(), name((CN, utf8_string("hostile\u200bzwsp")))))
+    add("subject-o-bidi-isolate.csr.der",
+        k.signed(k.rsa(), name((O, utf8_string("edgeca \u2067tests\u2069")), (CN, utf8_string("hostile-isolate")))))
+    add("subject-cn-noncharacter.csr.der", k.signed(k.rsa(), name((CN, utf8_string("hostile-nonchar-\ufdd0")))))
     add("subject-cn-40000-chars.csr.der", k.signed(k.rsa(), name((CN, utf8_string("y" * 40000)))))
     add("subject-1mb.csr.der", k.signed(k.rsa(), name((O, utf8_string("edgeca tests")), (CN, utf8_string("z" * ONE_MIB)))))
 

@@ -76,12 +76,13 @@ void engine_chain(std::span<const uint8_t> bytes) {
     try {
         auto csr = ca::CertificateRequest::parse(bytes);
         ca::KeyPolicy::check(csr.key_info(), "the CSR's key");
-        auto subject = ca::build_subject(ca::attributes_of(csr.subject()));
+        auto subject = ca::build_requested_subject(csr.subject());
         if (ca::common_name_of(subject).empty()) fuzz::finding("an accepted subject without a CN");
         (void)ca::to_rfc4514(subject);
         (void)ca::sha256_hex(csr.public_key_info());
         // What the hub profile reads next.
-        (void)csr.requests_non_dns_names();
+        (void)csr.requests_other_names();
+        (void)csr.requested_ip_addresses();
         (void)csr.requested_dns_names();
     } catch (const ca::Error& e) {
         refused(e, bytes);
@@ -99,7 +100,8 @@ void signed_parts(std::span<const uint8_t> input) {
     const auto der = signer.csr(name, attributes);
     try {
         auto csr = ca::CertificateRequest::parse(der);
-        (void)csr.requests_non_dns_names();
+        (void)csr.requests_other_names();
+        (void)csr.requested_ip_addresses();
         (void)csr.requested_dns_names();
         try {
             ca::KeyPolicy::check(csr.key_info(), "the CSR's key");
@@ -107,7 +109,7 @@ void signed_parts(std::span<const uint8_t> input) {
         } catch (const ca::Error& e) {
             if (e.code() != "key_not_rsa") fuzz::finding("an Ed25519 key refused for another reason", e.code());
         }
-        auto subject = ca::build_subject(ca::attributes_of(csr.subject()));
+        auto subject = ca::build_requested_subject(csr.subject());
         (void)ca::to_rfc4514(subject);
     } catch (const ca::Error& e) {
         fuzz::render_error(e);

@@ -60,7 +60,12 @@ void as_der(const uint8_t* data, size_t size) {
         return;  // Botan refuses it; inside a CSR that is "csr_malformed"
     }
     try {
-        auto subject = ca::build_subject(ca::attributes_of(dn));
+        auto subject = ca::build_requested_subject(dn);
+        // A request's attributes are kept as they are, in their order.
+        if (ca::attributes_of(subject) != ca::attributes_of(dn)) {
+            fuzz::finding("build_subject changes a request's attributes or their order",
+                          describe(ca::attributes_of(dn)) + "-> " + describe(ca::attributes_of(subject)));
+        }
         // The rebuilt subject satisfies the rules again and keeps its values.
         auto again = ca::build_subject(ca::attributes_of(subject));
         if (ca::attributes_of(again) != ca::attributes_of(subject)) {

@@ -77,7 +77,7 @@ void certificate_der(const std::vector<uint8_t>& der) {
         // What a renewal without a CSR reads of the earlier certificate (issuing_authority.cpp).
         ca::KeyPolicy::check(ca::PublicKeyInfo::decode(certificate->subject_public_key_info()),
                              "the renewed certificate's key");
-        (void)ca::build_subject(ca::attributes_of(certificate->subject_dn()));
+        (void)ca::build_requested_subject(certificate->subject_dn());
         (void)ca::to_rfc4514(certificate->issuer_dn());
         (void)ca::sha256_hex(certificate->subject_public_key_info());
         (void)ca::to_time(certificate->not_before());

@@ -23,7 +23,7 @@ class Case:
     cli_exit: Optional[int] = None  # edgeca issue; default: 3 for 400/413, 4 for 422
     cli_code: Optional[str] = None  # default: same code as the API
     kind: str = "refused"          # "refused", "tamed" (issued without the requested extensions) or "control"
-    cn: Optional[str] = None       # issued: the certificate's subject is exactly CN=cn (plus the CSR's O, C)
+    cn: Optional[str] = None       # issued: the certificate's subject is exactly CN=cn (after the CSR's C, O)
     # A refusal whose code is not the one it should be: `code` is what edgeca answers today,
     # `defect` what it should answer and why (reported; update the row when edgeca is fixed).
     defect: Optional[str] = None
@@ -56,7 +56,9 @@ CASES = {
     "rsa4096.csr.pem": refused("edge", 422, "key_size_not_2048", "RSA 4096-bit"),
     "rsa2048-exponent3.csr.pem": refused("edge", 422, "key_exponent_not_65537", "exponent 3"),
     "rsa2048-even-modulus.csr.der": refused("edge", 422, "key_invalid", "not a valid RSA key"),
-    "rsa2048-modulus-divisible-by-3.csr.der": refused("edge", 422, "key_invalid", "divisible by 3"),
+    "rsa2048-modulus-divisible-by-3.csr.der": refused("edge", 422, "key_weak", "divisible by 3"),
+    "rsa2048-modulus-divisible-by-53.csr.der": refused("edge", 422, "key_weak", "divisible by 53"),
+    "rsa2048-fermat-close-primes.csr.der": refused("edge", 422, "key_weak", "factored by Fermat's method in 1 step"),
     "ec-p256.csr.pem": refused("edge", 422, "key_not_rsa", "only RSA 2048-bit"),
     "ed25519.csr.pem": refused("edge", 422, "key_not_rsa", "only RSA 2048-bit"),
     # Proof of possession.
@@ -76,9 +78,11 @@ CASES = {
     "san-outside-domains.csr.pem": refused("hub", 422, "dns_name_not_allowed", "mqtt.evil.example"),
     "san-lookalike-domain.csr.pem": refused("hub", 422, "dns_name_not_allowed", "evilhub.test.example"),
     "san-wildcard.csr.pem": refused("hub", 422, "dns_name_invalid", "wildcard"),
-    "san-ip.csr.pem": refused("hub", 422, "san_type_not_allowed", "DNS names only"),
-    "san-email.csr.pem": refused("hub", 422, "san_type_not_allowed", "DNS names only"),
-    "san-uri.csr.pem": refused("hub", 422, "san_type_not_allowed", "DNS names only"),
+    # No IP networks are configured for hubs in SERVICE_CONFIG.
+    "san-ip.csr.pem": refused("hub", 422, "ip_address_not_allowed", "IP address 127.0.0.1 is not in an allowed network"),
+    "san-ipv6.csr.pem": refused("hub", 422, "ip_address_not_allowed", "IP address ::1 is not in an allowed network"),
+    "san-email.csr.pem": refused("hub", 422, "san_type_not_allowed", "DNS names and IP addresses only"),
+    "san-uri.csr.pem": refused("hub", 422, "san_type_not_allowed", "DNS names and IP addresses only"),
     "san-missing.csr.pem": refused("hub", 422, "dns_name_required", "subjectAltName"),
     # Subjects.
     "subject-email-attribute.csr.pem": refused("edge", 422, "subject_attribute_not_allowed", "not allowed"),
@@ -89,6 +93,13 @@ CASES = {
     "subject-country-3-letters.csr.der": refused("edge", 422, "subject_country_invalid", "two-letter"),
     "subject-country-utf8.csr.der": refused("edge", 422, "subject_country_invalid", "two-letter"),
     "subject-cn-trailing-space.csr.der": refused("edge", 422, "subject_attribute_invalid", "ends with a space"),
+    "subject-cn-bidi-override.csr.der":
+        refused("edge", 422, "subject_character_not_allowed", "CN contains U+202E (RIGHT-TO-LEFT OVERRIDE)"),
+    "subject-cn-zero-width-space.csr.der":
+        refused("edge", 422, "subject_character_not_allowed", "CN contains U+200B (ZERO WIDTH SPACE)"),
+    "subject-o-bidi-isolate.csr.der":
+        refused("edge", 422, "subject_character_not_allowed", "O contains U+2067 (RIGHT-TO-LEFT ISOLATE)"),
+    "subject-cn-noncharacter.csr.der": refused("edge", 422, "subject_character_not_allowed", "U+FDD0, a Unicode noncharacter"),
     "subject-no-cn.csr.pem": refused("edge", 422, "subject_cn_missing", "common name"),
     "subject-two-cns.csr.pem": refused("edge", 422, "subject_attribute_repeated", "CN"),
     "subject-embedded-nul.csr.der": refused("edge", 422, "subject_attribute_invalid", "NUL"),
@@ -226,10 +237,16 @@ class HostileCsrTest(unittest.TestCase):
             self.assertNotIn("X509v3 Subject Alternative Name", extensions)
             self.assertEqual(set(extensions), EDGE_EXTENSIONS, filename)
         subject = openssl("x509", "-in", cert, "-noout", "-subject", "-nameopt", "RFC2253,-esc_msb").stdout
-        expected = f"CN={case.cn}" + (",O=edgeca tests,C=CN" if filename == "control-rsa2048.csr.pem" else "")
+        # The CSR says /CN=hostile-control/O=edgeca tests/C=CN, encoded in that order; RFC 2253
+        # writes the last first.
+        expected = ("C=CN,O=edgeca tests," if filename == "control-rsa2048.csr.pem" else "") + f"CN={case.cn}"
         self.assertEqual(subject.strip(), f"subject={expected}")
-        # The certificate certifies the key of the CSR, and nothing else of the CSR was copied.
+        # The subject is the CSR's, in its order, as a broker mapping it to a user name reads it.
         inform = "DER" if filename.endswith(".der") else "PEM"
+        requested = openssl("req", "-inform", inform, "-in", corpus_path(filename), "-noout", "-subject",
+                            "-nameopt", "RFC2253,-esc_msb").stdout
+        self.assertEqual(subject.strip(), requested.strip())
+        # The certificate certifies the key of the CSR, and nothing else of the CSR was copied.
         self.assertEqual(openssl("x509", "-in", cert, "-noout", "-pubkey").stdout,
                          openssl("req", "-inform", inform, "-in", corpus_path(filename), "-noout", "-pubkey").stdout)
         return extensions

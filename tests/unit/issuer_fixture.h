@@ -29,6 +29,7 @@ struct IssuerFixture {
     static ca::IssuancePolicy default_policy() {
         ca::IssuancePolicy p;
         p.hub_allowed_domains = {"hub.example.com", "localhost"};
+        p.hub_ip_networks = {ca::IpNetwork::parse("10.0.0.0/8"), ca::IpNetwork::parse("fd00::/8")};
         p.crl_urls = {"http://ca.example.com/crl"};
         p.ca_issuer_urls = {"http://ca.example.com/ca.pem"};
         return p;

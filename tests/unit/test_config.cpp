@@ -1,6 +1,9 @@
 // tests/unit/test_config.cpp — edgeca.toml: defaults, the sample files, and strictness.
 #include <doctest/doctest.h>
 
+#include <fmt/format.h>
+
+#include <fstream>
 #include <sstream>
 
 #include "ca/errors.h"
@@ -63,6 +66,36 @@ TEST_CASE("unknown keys, wrong types and values out of range are refused, naming
     CHECK(refusal("[profiles.hub]\ndefault_validity_days = 900").find("larger than max_validity_days") != std::string::npos);
     CHECK(refusal("tls_cert = \"a.pem\"").find("together") != std::string::npos);
     CHECK(refusal("max_body_bytes = 10").find("between") != std::string::npos);
+}
+
+TEST_CASE("hub IP networks: none by default, CIDR of either family, a wrong one refused") {
+    CHECK(parse("").policy.hub_ip_networks.empty());
+    auto c = parse("[profiles.hub]\nallowed_ip_networks = [\"10.0.0.0/8\", \"fd00::/8\"]");
+    REQUIRE(c.policy.hub_ip_networks.size() == 2);
+    CHECK(c.policy.hub_ip_networks[0].to_string() == "10.0.0.0/8");
+    CHECK(c.policy.hub_ip_networks[1].to_string() == "fd00::/8");
+    CHECK(refusal("[profiles.hub]\nallowed_ip_networks = [\"10.0.0.0/33\"]")
+              .find("'profiles.hub.allowed_ip_networks' is invalid: '10.0.0.0/33' is not an IP network") !=
+          std::string::npos);
+}
+
+TEST_CASE("weak_keys_file is read when the configuration is, and a bad one is refused") {
+    test::TempDir dir;
+    const auto path = dir / "weak.txt";
+    {
+        std::ofstream out(path);
+        out << "# RSA-2048\nba17a85b862f5e092900\n";
+    }
+    auto c = parse(fmt::format("weak_keys_file = \"{}\"", path.string()));
+    CHECK(c.policy.known_weak_keys.size() == 1);
+    CHECK(c.policy.known_weak_keys.contains(Botan::BigInt::power_of_2(2047) + 12345));
+    CHECK(parse("").policy.known_weak_keys.size() == 0);
+    {
+        std::ofstream out(path);
+        out << "not a fingerprint\n";
+    }
+    CHECK(refusal(fmt::format("weak_keys_file = \"{}\"", path.string())).find("line 1") != std::string::npos);
+    CHECK(refusal(fmt::format("weak_keys_file = \"{}\"", (dir / "missing.txt").string())) != "accepted");
 }
 
 TEST_CASE("durations") {

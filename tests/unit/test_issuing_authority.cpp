@@ -1,7 +1,9 @@
 // tests/unit/test_issuing_authority.cpp — the issuance rules of the online CA, over a real store.
 #include <doctest/doctest.h>
 
+#include <botan/ber_dec.h>
 #include <botan/x509_ext.h>
+#include <fmt/format.h>
 #include <botan/x509path.h>
 
 #include <set>
@@ -238,13 +240,91 @@ TEST_CASE("hub certificates carry DNS names under the allowed domains only") {
     none.profile = ca::Profile::hub;
     CHECK(refusal(f, f.admin, none) == "dns_name_required");
 
-    Botan::X509_Cert_Options with_ip("hub-3");
-    with_ip.dns = "hub.example.com";
-    with_ip.ip = "10.0.0.1";
-    ca::IssuanceRequest ip;
-    ip.csr = test::make_csr(*test::fresh_rsa_key(), with_ip);
-    ip.profile = ca::Profile::hub;
-    CHECK(refusal(f, f.admin, ip) == "san_type_not_allowed");
+    Botan::X509_Cert_Options with_email("hub-3");
+    with_email.dns = "hub.example.com";
+    with_email.email = "ops@hub.example.com";
+    ca::IssuanceRequest email;
+    email.csr = test::make_csr(*test::fresh_rsa_key(), with_email);
+    email.profile = ca::Profile::hub;
+    CHECK(refusal(f, f.admin, email) == "san_type_not_allowed");
+}
+
+namespace {
+
+// A hub CSR whose subjectAltName holds these names (Botan's own request options write IPv4
+// addresses only, so the SAN is made with the profile encoder and put in first).
+ca::IssuanceRequest hub_request_with(const std::string& cn, std::vector<std::string> dns,
+                                     const std::vector<std::string>& ips) {
+    ca::ExtensionInputs san{.profile = ca::Profile::hub, .dns_names = std::move(dns)};
+    for (const auto& text : ips) san.ip_addresses.push_back(*ca::IpAddress::parse(text));
+    Botan::X509_Cert_Options options(cn);
+    options.extensions = ca::profile_extensions(san);
+    ca::IssuanceRequest r;
+    r.csr = test::make_csr(*test::fresh_rsa_key(), options);
+    r.profile = ca::Profile::hub;
+    return r;
+}
+
+std::vector<std::vector<uint8_t>> ip_names(const Botan::X509_Certificate& cert) {
+    // Botan 2.19 keeps only IPv4 addresses of a SAN: read the GeneralNames themselves.
+    std::vector<std::vector<uint8_t>> out;
+    const auto raw = cert.v3_extensions().extensions_raw();
+    auto san = raw.find(Botan::OID("2.5.29.17"));
+    if (san == raw.end()) return out;
+    Botan::BER_Decoder outer(san->second.first);
+    Botan::BER_Decoder names = outer.start_cons(Botan::SEQUENCE);
+    while (names.more_items()) {
+        auto name = names.get_next_object();
+        if (name.is_a(Botan::ASN1_Tag(7), Botan::CONTEXT_SPECIFIC)) out.emplace_back(name.bits(), name.bits() + name.length());
+    }
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("hub certificates carry IP addresses inside the configured networks only") {
+    test::IssuerFixture f;  // networks 10.0.0.0/8 and fd00::/8
+    auto issued = f.authority.issue(f.admin, hub_request_with("hub-ip", {"mqtt.hub.example.com"},
+                                                              {"10.1.2.3", "fd00::17"}));
+    auto cert = parse(issued);
+    CHECK(cert.subject_alt_name().get_attribute("DNS") == std::vector<std::string>{"mqtt.hub.example.com"});
+    CHECK(ip_names(cert) == std::vector<std::vector<uint8_t>>{ca::IpAddress::parse("10.1.2.3")->bytes,
+                                                               ca::IpAddress::parse("fd00::17")->bytes});
+    validate_path(f, cert, Botan::Usage_Type::TLS_SERVER_AUTH);
+    // An IP address alone is enough for a hub reached by address only.
+    CHECK(ip_names(parse(f.authority.issue(f.admin, hub_request_with("hub-ip-only", {}, {"10.9.9.9"})))).size() == 1);
+
+    const auto before = f.certificate_count();
+    for (const char* outside : {"192.168.1.1", "11.0.0.1", "2001:db8::1", "fe80::1"}) {
+        CAPTURE(outside);
+        auto r = hub_request_with("hub-outside", {"mqtt.hub.example.com"}, {"10.0.0.1", outside});
+        CHECK(refusal(f, f.admin, r) == "ip_address_not_allowed");
+        const std::string message = fmt::format(
+            "the IP address {} is not in an allowed network (allowed: 10.0.0.0/8, fd00::/8)", outside);
+        CHECK_THROWS_WITH(f.authority.issue(f.admin, r), doctest::Contains(message.c_str()));
+    }
+    CHECK(f.certificate_count() == before);
+}
+
+TEST_CASE("with no networks configured, a hub CSR with an IP address is refused; an edge never gets one") {
+    test::IssuerFixture f;
+    ca::IssuancePolicy policy = test::IssuerFixture::default_policy();
+    policy.hub_ip_networks.clear();
+    ca::IssuingAuthority authority{f.store, f.clock, test::rng(), policy, f.identity};
+    auto r = hub_request_with("hub-ip", {"mqtt.hub.example.com"}, {"10.1.2.3"});
+    CHECK_THROWS_WITH(authority.issue(f.admin, r),
+                      doctest::Contains("the IP address 10.1.2.3 is not in an allowed network (allowed: none "
+                                        "configured"));
+    CHECK(test::error_code([&] { authority.issue(f.admin, r); }) == "ip_address_not_allowed");
+
+    // An edge CSR asking for an IP address (inside the fixture's networks) gets no SAN at all.
+    f.register_device("SN-IP");
+    Botan::X509_Cert_Options options("edge-ip");
+    options.ip = "10.0.0.1";
+    ca::IssuanceRequest edge = f.edge_request(*test::fresh_rsa_key(), "SN-IP", "edge-ip");
+    edge.csr = test::make_csr(*test::fresh_rsa_key(), options);
+    auto cert = parse(f.authority.issue(f.hub, edge));
+    CHECK(extension_oids(cert).count("2.5.29.17") == 0);
 }
 
 TEST_CASE("an enrollment token is spent once, expires, and carries its role") {

@@ -1,7 +1,11 @@
 // tests/unit/test_key_policy.cpp — RSA 2048-bit with exponent 65537, and nothing else.
 #include <doctest/doctest.h>
 
+#include <botan/hash.h>
+#include <botan/hex.h>
+#include <botan/numthry.h>
 #include <botan/rsa.h>
+#include <fmt/format.h>
 
 #include "ca/errors.h"
 #include "ca/key_policy.h"
@@ -46,7 +50,113 @@ TEST_CASE("an even modulus cannot even be loaded, and one with a small factor is
     if (multiple_of_3.is_even()) multiple_of_3 -= 3;
     REQUIRE(multiple_of_3.bits() == 2048);
     Botan::RSA_PublicKey small_factor(multiple_of_3, 65537);
-    CHECK(refusal(small_factor) == "key_invalid");
+    CHECK(refusal(small_factor) == "key_weak");
+}
+
+namespace {
+
+// A 2048-bit modulus: the product of `factors` and of primes filling the remaining bits.
+Botan::BigInt modulus_with(const std::vector<Botan::BigInt>& factors) {
+    for (int attempt = 0; attempt < 200; ++attempt) {
+        Botan::BigInt n = 1;
+        for (const auto& f : factors) n *= f;
+        const size_t rest = 2048 - n.bits() + 1;
+        n *= Botan::random_prime(test::rng(), rest / 2);
+        n *= Botan::random_prime(test::rng(), rest - rest / 2);
+        if (n.bits() == 2048) return n;
+    }
+    FAIL("no 2048-bit modulus in 200 attempts");
+    return 0;
+}
+
+// Two 1024-bit primes, the second the first prime after p + distance.
+std::pair<Botan::BigInt, Botan::BigInt> primes_apart(const Botan::BigInt& distance) {
+    for (int attempt = 0; attempt < 50; ++attempt) {
+        Botan::BigInt p = Botan::random_prime(test::rng(), 1024);
+        Botan::BigInt q = p + distance;
+        if (q.is_even()) q += 1;
+        for (int step = 0; step < 100000 && !Botan::is_prime(q, test::rng(), 64); ++step) q += 2;
+        if ((p * q).bits() == 2048) return {p, q};
+    }
+    FAIL("no pair of primes");
+    return {};
+}
+
+std::string why_refused(const Botan::BigInt& n, const ca::WeakKeyList* list = nullptr) {
+    try {
+        ca::KeyPolicy::check(ca::PublicKeyInfo::of(Botan::RSA_PublicKey(n, 65537)), "the CSR's key", list);
+    } catch (const ca::Error& e) {
+        return e.code() + ": " + e.what();
+    }
+    return "accepted";
+}
+
+}  // namespace
+
+TEST_CASE("a modulus with a prime factor below 752 is weak, naming the factor") {
+    for (Botan::word factor : {3, 5, 53, 101, 743, 751}) {
+        CAPTURE(factor);
+        const auto n = modulus_with({Botan::BigInt(factor)});
+        CHECK(why_refused(n) == fmt::format("key_weak: the CSR's key is a weak RSA key: its modulus is "
+                                            "divisible by {}, so it is not a product of two large "
+                                            "primes; make a new key pair",
+                                            factor));
+    }
+    // 757 is the first prime past goodkey's bound: such a modulus is found by nothing here.
+    CHECK(why_refused(modulus_with({Botan::BigInt(757)})) == "accepted");
+}
+
+TEST_CASE("primes close enough for Fermat's method are weak, however many steps it takes") {
+    // Neighbouring primes: a = ceil(sqrt(n)) is (p + q) / 2, found at once.
+    auto [p, q] = primes_apart(2);
+    CHECK(why_refused(p * q).starts_with("key_weak: the CSR's key is a weak RSA key: its modulus "
+                                         "was factored by Fermat's method in 1 step "));
+    // 2^516 apart: a starts (q - p)^2 / (8 sqrt(n)) below (p + q) / 2, 32 to 43 steps (Botan's
+    // 1024-bit primes lie between 1.5 * 2^1023 and 2^1024).
+    auto [p2, q2] = primes_apart(Botan::BigInt::power_of_2(516));
+    const std::string found = why_refused(p2 * q2);
+    CHECK(found.find("factored by Fermat's method in ") != std::string::npos);
+    CHECK(found.find(" 1 step ") == std::string::npos);
+    // 2^530 apart: about 2^33 steps, far past the 100 goodkey tries. (Random primes of a real
+    // key are some 2^1020 apart.)
+    auto [p3, q3] = primes_apart(Botan::BigInt::power_of_2(530));
+    CHECK(why_refused(p3 * q3) == "accepted");
+    // The check stops after its 100 steps: 2^517 apart takes 128 to 171.
+    auto [p4, q4] = primes_apart(Botan::BigInt::power_of_2(517));
+    CHECK(why_refused(p4 * q4) == "accepted");
+}
+
+TEST_CASE("a known weak modulus is refused when a list of them is configured") {
+    // SHA-1("Modulus=8000...3039\n") of n = 2^2047 + 12345, computed with Python's hashlib.
+    const Botan::BigInt listed = Botan::BigInt::power_of_2(2047) + 12345;
+    for (const char* entry : {"a500375996c5ee8baa0aba17a85b862f5e092900", "A500375996C5EE8BAA0ABA17A85B862F5E092900",
+                              "ba17a85b862f5e092900" /* Debian's form: the last 20 digits */}) {
+        CAPTURE(entry);
+        auto list = ca::WeakKeyList::parse(fmt::format("# openssl-blacklist\n\n{}\r\n", entry), "weak.txt");
+        CHECK(list.size() == 1);
+        CHECK(list.contains(listed));
+        CHECK_FALSE(list.contains(listed + 2));
+    }
+    // Through the policy: a good key, listed, is refused; not listed, accepted.
+    const auto& good = dynamic_cast<const Botan::RSA_PublicKey&>(test::rsa_key(2048));
+    auto sha1 = Botan::HashFunction::create_or_throw("SHA-1");
+    sha1->update(fmt::format("Modulus={}\n", Botan::hex_encode(Botan::BigInt::encode(good.get_n()))));
+    const auto list = ca::WeakKeyList::parse(Botan::hex_encode(sha1->final()), "weak.txt");
+    CHECK(why_refused(good.get_n(), &list) ==
+          "key_weak: the CSR's key is a weak RSA key: its modulus is on the list of known weak keys "
+          "(weak_keys_file); make a new key pair");
+    const auto other = ca::WeakKeyList::parse("0123456789abcdef0123", "weak.txt");
+    CHECK(why_refused(good.get_n(), &other) == "accepted");
+    CHECK(why_refused(good.get_n()) == "accepted");
+}
+
+TEST_CASE("a weak-key file with anything but fingerprints is refused, naming the line") {
+    for (const char* text : {"xyz\n", "a500375996c5ee8baa0aba17a85b862f5e09290\n", "# ok\n\nnot hex at all\n",
+                             "a500375996c5ee8baa0aba17a85b862f5e092900 extra\n"}) {
+        CAPTURE(text);
+        CHECK(test::error_code([&] { ca::WeakKeyList::parse(text, "weak.txt"); }) == "weak_keys_invalid");
+    }
+    CHECK_THROWS_WITH(ca::WeakKeyList::parse("# header\n\nxyz\n", "weak.txt"), doctest::Contains("weak.txt line 3"));
 }
 
 TEST_CASE("EC and Ed25519 keys are refused as not RSA") {
