@@ -69,7 +69,10 @@ std::vector<store::CertificateRecord> Revoker::revoke(const Caller& caller,
         check_reason(reason);
         store_.write([&](store::Writer& w) {
             auto record = w.certificate_by_serial(serial);
-            if (!record || !may_revoke(caller, *record)) {
+            auto grant = record ? w.access_grant(record->fingerprint_sha256) : std::nullopt;
+            // A hub may also revoke a certificate granted to its principal that an admin asked for.
+            bool own_credential = caller.is_hub() && grant && grant->principal == caller.principal;
+            if (!record || !(may_revoke(caller, *record) || own_credential)) {
                 throw Error(ErrorKind::not_found, "certificate_not_found",
                             fmt::format("no certificate with serial {}", to_hex(serial)));
             }
@@ -81,7 +84,6 @@ std::vector<store::CertificateRecord> Revoker::revoke(const Caller& caller,
             }
             revoke_one(w, *record, now, reason, caller);
             revoked.push_back(revoked_copy(*record, now, reason, caller));
-            auto grant = w.access_grant(record->fingerprint_sha256);
             if (grant && ends_principal(caller, *record, *grant, reason)) {
                 for (const auto& other : w.access_grants_of(grant->principal)) {
                     auto credential = w.certificate_by_fingerprint(other.fingerprint_sha256);

@@ -17,7 +17,8 @@ class Revoker {
 public:
     Revoker(store::Store& store, const Clock& clock) : store_(store), clock_(clock) {}
 
-    // Revokes one certificate: admins any, a hub those it requested (others are "not found").
+    // Revokes one certificate: admins any, a hub those it requested or that are granted to its
+    // principal (others are "not found").
     // A second revocation is Error(conflict, "already_revoked") and changes nothing. For
     // keyCompromise every valid certificate of the same key is revoked with it, and the key
     // is never certified again. Revoking a hub's certificate (other than as superseded, or a
