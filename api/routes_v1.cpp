@@ -47,7 +47,8 @@ json device_json(const store::DeviceRecord& d) {
             {"product_key", d.product_key},
             {"asset_id", d.asset_id},
             {"created_at", ca::to_rfc3339(d.created_at)},
-            {"created_by", d.created_by}};
+            {"created_by", d.created_by},
+            {"owner", optional_json(d.owner)}};
 }
 
 json product_json(const store::ProductRecord& p) {
@@ -127,6 +128,7 @@ void issue_certificate(Engine& engine, const httplib::Request& req, httplib::Res
         {"device_key", optional_json(r.device_key)},
         {"product_key", optional_json(r.product_key)},
         {"asset_id", optional_json(r.asset_id)},
+        {"principal", optional_json(issued.principal)},
     };
     if (issued.replayed) res.set_header("Idempotent-Replayed", "true");
     write_json(res, 201, out);
@@ -241,7 +243,7 @@ void add_v1_routes(httplib::Server& server, Engine& engine) {
     server.Get(R"(/v1/devices/([^/]+))", [&engine](const httplib::Request& req, httplib::Response& res) {
         handle(engine, req, res, [&](const ca::Caller& caller) {
             require_role(caller);
-            auto device = engine.registry.device(req.matches[1].str());
+            auto device = engine.registry.device(caller, req.matches[1].str());
             if (!device) {
                 throw ca::Error(ca::ErrorKind::not_found, "device_not_found",
                                 fmt::format("device '{}' is not registered", req.matches[1].str().substr(0, 64)));
@@ -254,7 +256,7 @@ void add_v1_routes(httplib::Server& server, Engine& engine) {
             require_role(caller);
             auto product = query(req, "product_key");
             auto after = query(req, "after").value_or("");
-            auto devices = engine.store.read([&](const store::Reader& r) { return r.devices(product, after, 100); });
+            auto devices = engine.registry.devices(caller, product, after, 100);
             json items = json::array();
             for (const auto& d : devices) items.push_back(device_json(d));
             json out = {{"devices", items}};

@@ -87,8 +87,9 @@ store::AccessGrant AccessControl::grant(const Caller& caller,
         store::AccessGrant grant{
             .fingerprint_sha256 = fingerprint_sha256,
             .serial = certificate->serial,
-            .principal = fmt::format("{}:{}", store::to_string(role),
-                                     name.value_or(certificate->common_name)),
+            // The admin names the principal, or the CA makes a fresh one: never the CSR's CN.
+            .principal = name ? fmt::format("{}:{}", store::to_string(role), *name)
+                              : new_principal_name(role, rng_),
             .role = role,
             .granted_at = now,
             .granted_by = caller.principal,

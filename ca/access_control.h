@@ -28,7 +28,8 @@ public:
     // certificate still valid in the store. nullopt otherwise.
     std::optional<Caller> caller_for_certificate(const std::string& fingerprint_sha256) const;
 
-    // Admins only. Grants the certificate with this fingerprint (one this CA issued) a role.
+    // Admins only. Grants the certificate with this fingerprint (one this CA issued) a role, as
+    // the principal "<role>:<name>", or a fresh "<role>:<random id>" without a name.
     store::AccessGrant grant(const Caller& caller, const std::string& fingerprint_sha256,
                              store::Role role, const std::optional<std::string>& name);
     // Admins only. False when the fingerprint had no grant.

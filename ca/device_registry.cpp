@@ -74,7 +74,8 @@ store::DeviceRecord DeviceRegistry::add_device(const Caller& caller,
     check_identifier(device_key, "device_key");
     if (asset_id) check_identifier(*asset_id, "asset_id");
     store::DeviceRecord record{device_key, product_key, asset_id.value_or(random_asset_id(rng_)),
-                               clock_.now(), caller.principal};
+                               clock_.now(), caller.principal, std::nullopt};
+    if (!caller.is_admin()) record.owner = caller.principal;
     store_.write([&](store::Writer& w) {
         if (!w.product(product_key)) {
             throw Error(ErrorKind::not_found, "product_not_found",
@@ -93,8 +94,8 @@ store::DeviceRecord DeviceRegistry::add_device(const Caller& caller,
         }
         w.insert_device(record);
         w.append_audit({caller.principal, "device-add", "", "", "ok",
-                        fmt::format("product={} device={} asset={}", product_key, device_key,
-                                    record.asset_id)});
+                        fmt::format("product={} device={} asset={} owner={}", product_key,
+                                    device_key, record.asset_id, record.owner.value_or("-"))});
     });
     return record;
 }
@@ -105,6 +106,34 @@ std::optional<store::ProductRecord> DeviceRegistry::product(const std::string& p
 
 std::optional<store::DeviceRecord> DeviceRegistry::device(const std::string& device_key) const {
     return store_.read([&](const store::Reader& r) { return r.device(device_key); });
+}
+
+std::optional<store::DeviceRecord> DeviceRegistry::device(const Caller& caller,
+                                                          const std::string& device_key) const {
+    if (!caller.is_admin() && !caller.is_hub()) {
+        throw Error(ErrorKind::unauthenticated, "authentication_required",
+                    "present a client certificate on the access list");
+    }
+    auto record = device(device_key);
+    if (record && !caller.is_admin() && record->owner && *record->owner != caller.principal) {
+        return std::nullopt;
+    }
+    return record;
+}
+
+std::vector<store::DeviceRecord> DeviceRegistry::devices(const Caller& caller,
+                                                         const std::optional<std::string>& product_key,
+                                                         const std::string& after_device_key,
+                                                         int limit) const {
+    if (!caller.is_admin() && !caller.is_hub()) {
+        throw Error(ErrorKind::unauthenticated, "authentication_required",
+                    "present a client certificate on the access list");
+    }
+    std::optional<std::string> visible_to;
+    if (!caller.is_admin()) visible_to = caller.principal;
+    return store_.read([&](const store::Reader& r) {
+        return r.devices(product_key, after_device_key, limit, visible_to);
+    });
 }
 
 }  // namespace edgeca::ca

@@ -29,13 +29,21 @@ public:
     // Admins only. Error(conflict, "product_exists") for a second product with the same key.
     store::ProductRecord add_product(const Caller& caller, const NewProduct& product);
     // Admins and hubs. The product must exist; without an asset id, one is generated.
-    // Error(conflict, "device_exists") when the device key or asset id is taken.
+    // Error(conflict, "device_exists") when the device key or asset id is taken. A device a hub
+    // registers is owned by its principal; one an admin registers is owned by nobody until a
+    // hub gets its first certificate.
     store::DeviceRecord add_device(const Caller& caller, const std::string& product_key,
                                    const std::string& device_key,
                                    const std::optional<std::string>& asset_id);
 
     std::optional<store::ProductRecord> product(const std::string& product_key) const;
     std::optional<store::DeviceRecord> device(const std::string& device_key) const;
+    // What a caller may see: an admin every device, a hub its own and the unowned ones. Another
+    // owner's device is reported as not found.
+    std::optional<store::DeviceRecord> device(const Caller& caller, const std::string& device_key) const;
+    std::vector<store::DeviceRecord> devices(const Caller& caller,
+                                             const std::optional<std::string>& product_key,
+                                             const std::string& after_device_key, int limit) const;
 
 private:
     store::Store& store_;

@@ -7,6 +7,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <set>
+
 #include "ca/certificate_facts.h"
 #include "ca/certificate_request.h"
 #include "ca/certificate_signer.h"
@@ -118,9 +120,18 @@ void check_hub_ip_addresses(const std::vector<IpAddress>& addresses,
     }
 }
 
+// What a certificate of ours names in its subjectAltName (Botan reads IPv4 addresses only).
+std::vector<std::string> san_entries_of(const std::vector<uint8_t>& der, const char* type) {
+    return Botan::X509_Certificate(der).subject_alt_name().get_attribute(type);
+}
+
 }  // namespace
 
 std::string token_digest(const std::string& token) { return sha256_hex(as_bytes(token)); }
+
+std::string new_principal_name(store::Role role, Botan::RandomNumberGenerator& rng) {
+    return fmt::format("{}:{}", store::to_string(role), to_hex(rng.random_vec(8)));
+}
 
 struct IssuingAuthority::Decision {
     std::optional<CertificateRequest> csr;  // absent when renewing with the earlier key
@@ -139,6 +150,11 @@ struct IssuingAuthority::Decision {
     std::optional<store::AccessGrant> grant;  // fingerprint and serial filled in after signing
     std::optional<std::string> token_sha256;
     std::string request_sha256;
+    std::optional<store::CertificateRecord> original;  // the certificate being renewed
+    int max_days = 0;
+    int default_days = 0;
+    bool new_principal = false;  // the grant creates an identity: its name must be unused
+    bool claims_device = false;  // a hub takes an unowned device by getting its certificate
 };
 
 IssuingAuthority::IssuingAuthority(store::Store& store, const Clock& clock,
@@ -166,7 +182,7 @@ IssuedCertificate IssuingAuthority::issue(const Caller& caller, const IssuanceRe
                 }
                 auto record = store_.read(
                     [&](const store::Reader& r) { return r.certificate_by_id(prior->certificate_id); });
-                return {*record, encode_pem(record->der, "CERTIFICATE"), true};
+                return {*record, encode_pem(record->der, "CERTIFICATE"), true, principal_of(*record)};
             }
         }
         return sign_and_record(caller, request, decision, now);
@@ -198,6 +214,13 @@ std::optional<store::CertificateRecord> IssuingAuthority::certificate(
     return record;
 }
 
+std::optional<std::string> IssuingAuthority::principal_of(const store::CertificateRecord& record) const {
+    auto grant = store_.read(
+        [&](const store::Reader& r) { return r.access_grant(record.fingerprint_sha256); });
+    if (!grant) return std::nullopt;
+    return grant->principal;
+}
+
 std::vector<store::CertificateRecord> IssuingAuthority::certificates(
     const Caller& caller, store::CertificateFilter filter) const {
     require_api_role(caller);
@@ -206,12 +229,18 @@ std::vector<store::CertificateRecord> IssuingAuthority::certificates(
     return store_.read([&](const store::Reader& r) { return r.certificates(filter); });
 }
 
-store::CertificateRecord IssuingAuthority::renewal_original(const IssuanceRequest& r, Time now) const {
+store::CertificateRecord IssuingAuthority::renewal_original(const Caller& caller,
+                                                            const IssuanceRequest& r, Time now) const {
     if (r.profile != Profile::edge || !r.device_key) {
         throw Error(ErrorKind::bad_input, "renewal_invalid",
                     "a renewal without a CSR is for an edge certificate of a named device");
     }
     auto original = store_.read([&](const store::Reader& reader) { return reader.certificate_by_serial(*r.renewal_of); });
+    // Another principal's certificate is reported as missing, so that its existence does not leak.
+    if (original && !caller.is_admin() && original->requester != caller.principal) {
+        throw Error(ErrorKind::not_found, "certificate_not_found",
+                    "no certificate of yours with this serial");
+    }
     if (!original || original->profile != "edge" || !original->device_key) {
         throw Error(ErrorKind::policy, "certificate_not_bound",
                     "the certificate to renew is not an edge certificate bound to a device");
@@ -256,7 +285,37 @@ void IssuingAuthority::check_clock(Time now) const {
 
 IssuingAuthority::Decision IssuingAuthority::decide(const Caller& caller,
                                                     const IssuanceRequest& r, Time now) {
-    // 1. Who is asking, and may they ask for this profile?
+    auto token = check_caller(caller, r, now);
+    Decision d;
+    if (token) d.token_sha256 = token->token_sha256;
+    check_key_and_subject(caller, r, d, now);
+    const ProfileLimits& limits = policy_.limits(r.profile);
+    d.max_days = limits.max_validity_days;
+    d.default_days = limits.default_validity_days;
+    if (r.profile == Profile::edge) check_device(caller, r, d);
+    if (r.profile == Profile::hub) check_hub_names(caller, r, d);
+    if (r.profile == Profile::server) {
+        for (const auto& name : r.server_names) {
+            if (auto ip = IpAddress::parse(name)) {
+                d.ip_addresses.push_back(*ip);
+            } else {
+                check_dns_name(name);
+                d.dns_names.push_back(name);
+            }
+        }
+    }
+    check_validity(r, d, now);
+    assign_principal(caller, r, token, d);
+    store_.read([&](const store::Reader& reader) {
+        check_key_and_name(reader, r.profile, d.spki_sha256, d.common_name, d.device_key, now);
+    });
+    return d;
+}
+
+// Who is asking, and may they ask for this profile? Returns the enrollment token presented.
+std::optional<store::EnrollmentToken> IssuingAuthority::check_caller(const Caller& caller,
+                                                                     const IssuanceRequest& r,
+                                                                     Time now) const {
     std::optional<store::EnrollmentToken> token;
     if (r.enrollment_token) {
         token = store_.read([&](const store::Reader& reader) {
@@ -316,149 +375,182 @@ IssuingAuthority::Decision IssuingAuthority::decide(const Caller& caller,
                     "product_key, device_key and asset_id apply to the edge profile only");
     }
     if (r.idempotency_key) check_idempotency_key(*r.idempotency_key);
+    return token;
+}
 
-    // 2. The key and the subject: from the CSR (its signature first, then the key, then the
-    //    subject), or, for a renewal without a CSR, from the certificate being renewed.
-    Decision d;
-    std::optional<store::CertificateRecord> original;
-    if (r.renewal_of) original = renewal_original(r, now);
-    if (!r.csr.empty() || !original) {
+// The key and the subject: from the CSR (its signature first, then the key, then the subject),
+// or, for a renewal without a CSR, from the certificate being renewed.
+void IssuingAuthority::check_key_and_subject(const Caller& caller, const IssuanceRequest& r,
+                                             Decision& d, Time now) const {
+    if (r.renewal_of) d.original = renewal_original(caller, r, now);
+    if (!r.csr.empty() || !d.original) {
         d.csr = CertificateRequest::parse(r.csr, verifier_);
         d.key = d.csr->key_info();
         KeyPolicy::check(d.key, "the CSR's key", &policy_.known_weak_keys);
         d.subject = build_requested_subject(d.csr->subject());
         d.request_sha256 = request_digest(r, d.csr->der());
     } else {
-        Botan::X509_Certificate certificate(original->der);
+        Botan::X509_Certificate certificate(d.original->der);
         d.key = PublicKeyInfo::decode(certificate.subject_public_key_info());
         KeyPolicy::check(d.key, "the renewed certificate's key", &policy_.known_weak_keys);
         d.subject = build_requested_subject(certificate.subject_dn());
-        d.request_sha256 = request_digest(r, original->der);
+        d.request_sha256 = request_digest(r, d.original->der);
     }
     d.common_name = common_name_of(d.subject);
     d.spki_sha256 = sha256_hex(d.key.der);
-    if (token) d.token_sha256 = token->token_sha256;
+}
 
-    // 3. The profile's rules.
-    const ProfileLimits& limits = policy_.limits(r.profile);
-    int max_days = limits.max_validity_days;
-    int default_days = limits.default_validity_days;
-    if (r.profile == Profile::edge) {
-        if (!r.product_key || !r.device_key) {
-            throw Error(ErrorKind::bad_input, "missing_field",
-                        "an edge certificate needs product_key and device_key");
-        }
-        auto [device, product] = store_.read([&](const store::Reader& reader) {
-            return std::pair{reader.device(*r.device_key), reader.product(*r.product_key)};
-        });
-        if (!device) {
-            throw Error(ErrorKind::not_found, "device_not_found",
-                        fmt::format("device '{}' is not registered; register it first (POST "
-                                    "/v1/devices)",
-                                    *r.device_key));
-        }
-        if (device->product_key != *r.product_key || !product) {
-            throw Error(ErrorKind::policy, "device_product_mismatch",
-                        fmt::format("device '{}' belongs to product '{}', not '{}'", *r.device_key,
-                                    device->product_key, *r.product_key));
-        }
-        if (!product->certificate_auth) {
-            throw Error(ErrorKind::policy, "certificate_auth_disabled",
-                        fmt::format("certificate authentication is not enabled for product '{}'",
-                                    product->product_key));
-        }
-        if (r.asset_id && *r.asset_id != device->asset_id) {
-            throw Error(ErrorKind::policy, "asset_id_mismatch",
-                        fmt::format("device '{}' has asset id '{}', not '{}'", *r.device_key,
-                                    device->asset_id, *r.asset_id));
-        }
-        max_days = std::min(max_days, product->max_validity_days);
-        default_days = std::min(default_days, max_days);
-        d.product_key = product->product_key;
-        d.device_key = device->device_key;
-        d.asset_id = device->asset_id;
+// An edge certificate is for a registered device of an enabled product, and only its owner
+// (or an admin) may get one. A device nobody owns yet is claimed by the hub that gets its first
+// certificate. Another owner's device is reported as not registered, so its existence does not
+// leak.
+void IssuingAuthority::check_device(const Caller& caller, const IssuanceRequest& r,
+                                    Decision& d) const {
+    if (!r.product_key || !r.device_key) {
+        throw Error(ErrorKind::bad_input, "missing_field",
+                    "an edge certificate needs product_key and device_key");
     }
-    if (r.profile == Profile::hub) {
-        if (d.csr->requests_other_names()) {
-            throw Error(ErrorKind::policy, "san_type_not_allowed",
-                        "a hub certificate carries DNS names and IP addresses only; the CSR asks "
-                        "for other name types (e-mail, URI)");
+    auto [device, product] = store_.read([&](const store::Reader& reader) {
+        return std::pair{reader.device(*r.device_key), reader.product(*r.product_key)};
+    });
+    if (device && !caller.is_admin() && device->owner && *device->owner != caller.principal) {
+        device.reset();
+    }
+    if (!device) {
+        throw Error(ErrorKind::not_found, "device_not_found",
+                    fmt::format("device '{}' is not registered; register it first (POST "
+                                "/v1/devices)",
+                                *r.device_key));
+    }
+    if (device->product_key != *r.product_key || !product) {
+        throw Error(ErrorKind::policy, "device_product_mismatch",
+                    fmt::format("device '{}' belongs to product '{}', not '{}'", *r.device_key,
+                                device->product_key, *r.product_key));
+    }
+    if (!product->certificate_auth) {
+        throw Error(ErrorKind::policy, "certificate_auth_disabled",
+                    fmt::format("certificate authentication is not enabled for product '{}'",
+                                product->product_key));
+    }
+    if (r.asset_id && *r.asset_id != device->asset_id) {
+        throw Error(ErrorKind::policy, "asset_id_mismatch",
+                    fmt::format("device '{}' has asset id '{}', not '{}'", *r.device_key,
+                                device->asset_id, *r.asset_id));
+    }
+    d.max_days = std::min(d.max_days, product->max_validity_days);
+    d.default_days = std::min(d.default_days, d.max_days);
+    d.product_key = product->product_key;
+    d.device_key = device->device_key;
+    d.asset_id = device->asset_id;
+    d.claims_device = !caller.is_admin() && !device->owner;
+}
+
+// A hub certificate carries DNS names under the allowed domains and IP addresses inside the
+// allowed networks. A hub asking for one itself renews its own identity: every name and address
+// must be one its principal already holds in a valid hub certificate; new ones come from an
+// admin or an enrollment token.
+void IssuingAuthority::check_hub_names(const Caller& caller, const IssuanceRequest& r,
+                                       Decision& d) const {
+    if (d.csr->requests_other_names()) {
+        throw Error(ErrorKind::policy, "san_type_not_allowed",
+                    "a hub certificate carries DNS names and IP addresses only; the CSR asks "
+                    "for other name types (e-mail, URI)");
+    }
+    d.dns_names = d.csr->requested_dns_names();
+    d.ip_addresses = d.csr->requested_ip_addresses();
+    if (d.dns_names.empty() && d.ip_addresses.empty()) {
+        throw Error(ErrorKind::policy, "dns_name_required",
+                    "a hub certificate needs at least one DNS name (or an IP address in an "
+                    "allowed network) in the CSR's subjectAltName");
+    }
+    check_hub_ip_addresses(d.ip_addresses, policy_.hub_ip_networks);
+    for (const auto& name : d.dns_names) {
+        check_dns_name(name);
+        bool allowed = std::any_of(
+            policy_.hub_allowed_domains.begin(), policy_.hub_allowed_domains.end(),
+            [&](const std::string& domain) { return name_under_domain(name, domain); });
+        if (!allowed) {
+            throw Error(ErrorKind::policy, "dns_name_not_allowed",
+                        fmt::format("the DNS name '{}' is not under an allowed domain "
+                                    "(allowed: {})",
+                                    name,
+                                    policy_.hub_allowed_domains.empty()
+                                        ? std::string("none configured")
+                                        : fmt::format("{}", fmt::join(policy_.hub_allowed_domains, ", "))));
         }
-        d.dns_names = d.csr->requested_dns_names();
-        d.ip_addresses = d.csr->requested_ip_addresses();
-        if (d.dns_names.empty() && d.ip_addresses.empty()) {
-            throw Error(ErrorKind::policy, "dns_name_required",
-                        "a hub certificate needs at least one DNS name (or an IP address in an "
-                        "allowed network) in the CSR's subjectAltName");
-        }
-        check_hub_ip_addresses(d.ip_addresses, policy_.hub_ip_networks);
-        for (const auto& name : d.dns_names) {
-            check_dns_name(name);
-            bool allowed = std::any_of(
-                policy_.hub_allowed_domains.begin(), policy_.hub_allowed_domains.end(),
-                [&](const std::string& domain) { return name_under_domain(name, domain); });
-            if (!allowed) {
-                throw Error(ErrorKind::policy, "dns_name_not_allowed",
-                            fmt::format("the DNS name '{}' is not under an allowed domain "
-                                        "(allowed: {})",
-                                        name,
-                                        policy_.hub_allowed_domains.empty()
-                                            ? std::string("none configured")
-                                            : fmt::format("{}", fmt::join(policy_.hub_allowed_domains, ", "))));
+    }
+    if (r.enrollment_token || caller.is_admin() || !caller.is_hub()) return;
+    const Time now = clock_.now();
+    std::set<std::string> held;
+    store_.read([&](const store::Reader& reader) {
+        for (const auto& grant : reader.access_grants_of(caller.principal)) {
+            auto certificate = reader.certificate_by_fingerprint(grant.fingerprint_sha256);
+            if (!certificate || certificate->profile != "hub" ||
+                certificate->status_at(now) != store::CertificateStatus::valid) {
+                continue;
+            }
+            for (const auto* type : {"DNS", "IP"}) {
+                for (const auto& name : san_entries_of(certificate->der, type)) held.insert(name);
             }
         }
-    }
-    if (r.profile == Profile::server) {
-        for (const auto& name : r.server_names) {
-            if (auto ip = IpAddress::parse(name)) {
-                d.ip_addresses.push_back(*ip);
-            } else {
-                check_dns_name(name);
-                d.dns_names.push_back(name);
-            }
+    });
+    std::vector<std::string> asked = d.dns_names;
+    for (const auto& address : d.ip_addresses) asked.push_back(address.to_string());
+    for (const auto& name : asked) {
+        if (!held.contains(name)) {
+            throw Error(ErrorKind::forbidden, "dns_name_not_held",
+                        fmt::format("a hub renews hub certificates for its own DNS names and "
+                                    "addresses only; '{}' is not in a valid hub certificate of "
+                                    "yours (an admin issues certificates for other names)",
+                                    name));
         }
     }
-    int days = r.validity_days.value_or(default_days);
+}
+
+void IssuingAuthority::check_validity(const IssuanceRequest& r, Decision& d, Time now) const {
+    int days = r.validity_days.value_or(d.default_days);
     if (days < 1) {
         throw Error(ErrorKind::bad_input, "validity_invalid",
                     fmt::format("validity_days must be at least 1, not {}", days));
     }
-    if (days > max_days) {
+    if (days > d.max_days) {
         throw Error(ErrorKind::policy, "validity_too_long",
                     fmt::format("{} days is more than the {} days allowed for this {}", days,
-                                max_days, r.profile == Profile::edge ? "product" : "profile"));
+                                d.max_days, r.profile == Profile::edge ? "product" : "profile"));
     }
-
-    // 4. Who the certificate is recorded for, and what API access it carries.
-    d.requester = caller.principal;
-    auto grant_to = [&](store::Role role, std::string principal) {
-        d.grant = store::AccessGrant{.principal = std::move(principal), .role = role,
-                                     .granted_by = caller.principal};
-    };
-    if (token) {
-        std::string principal = fmt::format("{}:{}", store::to_string(token->role), d.common_name);
-        d.requester = principal;
-        grant_to(token->role, principal);
-    } else if (caller.is_hub() && (r.profile == Profile::hub || r.profile == Profile::client)) {
-        grant_to(store::Role::hub, caller.principal);  // a hub renewing its own credentials
-    } else if (r.profile == Profile::hub) {
-        grant_to(store::Role::hub, fmt::format("hub:{}", d.common_name));
-    } else if (r.grant_role) {
-        grant_to(*r.grant_role, fmt::format("{}:{}", store::to_string(*r.grant_role), d.common_name));
-    }
-
-    // 5. The clock, and the validity period.
     check_clock(now);
     const Time issuer_not_before = to_time(issuer_.certificate.not_before());
     const Time issuer_not_after = to_time(issuer_.certificate.not_after());
     d.not_before = std::max(now - policy_.backdate, issuer_not_before);
     d.not_after = std::min(now + std::chrono::days(days), issuer_not_after);
+}
 
-    // 6. What the store knows about this key and this name.
-    store_.read([&](const store::Reader& reader) {
-        check_key_and_name(reader, r.profile, d.spki_sha256, d.common_name, d.device_key, now);
-    });
-    return d;
+// Who the certificate is recorded for, and what API access it carries. A principal is a name
+// the CA assigns, never the CSR's: an enrollment token's holder becomes "<role>:<token id>" (the
+// first 16 hex digits of the token's SHA-256, as in the token-create audit entry), an identity an
+// admin creates gets a random id, and a hub's own credentials stay its own principal.
+void IssuingAuthority::assign_principal(const Caller& caller, const IssuanceRequest& r,
+                                        const std::optional<store::EnrollmentToken>& token,
+                                        Decision& d) {
+    d.requester = caller.principal;
+    auto grant_to = [&](store::Role role, std::string principal, bool fresh) {
+        d.grant = store::AccessGrant{.principal = std::move(principal), .role = role,
+                                     .granted_by = caller.principal};
+        d.new_principal = fresh;
+    };
+    if (token) {
+        std::string principal =
+            fmt::format("{}:{}", store::to_string(token->role), token->token_sha256.substr(0, 16));
+        d.requester = principal;
+        grant_to(token->role, principal, true);
+    } else if (caller.is_hub() && !caller.is_admin() &&
+               (r.profile == Profile::hub || r.profile == Profile::client)) {
+        grant_to(store::Role::hub, caller.principal, false);  // a hub renewing its credentials
+    } else if (r.profile == Profile::hub) {
+        grant_to(store::Role::hub, new_principal_name(store::Role::hub, rng_), true);
+    } else if (r.grant_role) {
+        grant_to(*r.grant_role, new_principal_name(*r.grant_role, rng_), true);
+    }
 }
 
 IssuedCertificate IssuingAuthority::sign_and_record(const Caller& caller,
@@ -504,11 +596,22 @@ IssuedCertificate IssuingAuthority::sign_and_record(const Caller& caller,
                         }
                         auto earlier = w.certificate_by_id(prior->certificate_id);
                         replay = IssuedCertificate{*earlier, encode_pem(earlier->der, "CERTIFICATE"),
-                                                   true};
+                                                   true, std::nullopt};
                         return;
                     }
                 }
                 check_key_and_name(w, r.profile, d.spki_sha256, d.common_name, d.device_key, now);
+                if (d.grant && d.new_principal && w.principal_exists(d.grant->principal)) {
+                    throw Error(ErrorKind::conflict, "principal_exists",
+                                fmt::format("the principal '{}' exists already", d.grant->principal));
+                }
+                if (d.claims_device && !w.claim_device(*d.device_key, caller.principal)) {
+                    auto device = w.device(*d.device_key);
+                    if (!device || device->owner != caller.principal) {
+                        throw Error(ErrorKind::not_found, "device_not_found",
+                                    fmt::format("device '{}' is not registered", *d.device_key));
+                    }
+                }
                 if (d.token_sha256 && !w.consume_enrollment_token(*d.token_sha256, now, record.serial)) {
                     throw Error(ErrorKind::unauthenticated, "token_spent",
                                 "the enrollment token was used by another request meanwhile");
@@ -527,12 +630,18 @@ IssuedCertificate IssuingAuthority::sign_and_record(const Caller& caller,
                 }
                 std::string detail = fmt::format("profile={} subject={}", record.profile, record.subject);
                 if (record.device_key) detail += fmt::format(" device={}", *record.device_key);
+                if (d.claims_device) detail += " claimed=yes";
                 if (d.grant) detail += fmt::format(" grant={}:{}", store::to_string(d.grant->role), d.grant->principal);
                 w.append_audit({caller.principal, "issue", to_hex(record.serial),
                                 record.fingerprint_sha256, "ok", detail});
             });
-            if (replay) return *replay;
-            return {record, encode_pem(record.der, "CERTIFICATE"), false};
+            if (replay) {
+                replay->principal = principal_of(replay->record);
+                return *replay;
+            }
+            std::optional<std::string> principal;
+            if (d.grant) principal = d.grant->principal;
+            return {record, encode_pem(record.der, "CERTIFICATE"), false, principal};
         } catch (const store::StoreError& e) {
             // Only a serial collision is worth a new signature; anything else is final.
             if (e.constraint_violation() && attempt < serial_attempts) continue;

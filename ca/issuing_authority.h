@@ -39,6 +39,9 @@ struct IssuedCertificate {
     store::CertificateRecord record;
     std::string certificate_pem;
     bool replayed = false;  // an earlier answer to the same idempotent request
+    // The principal the certificate gives API access to, when it gives any (assigned by the CA,
+    // never taken from the CSR).
+    std::optional<std::string> principal;
 };
 
 class IssuingAuthority {
@@ -66,11 +69,27 @@ public:
 
 private:
     struct Decision;
+    // decide() runs the named checks below in order; each throws Error with its own refusal.
     Decision decide(const Caller& caller, const IssuanceRequest& request, Time now);
+    std::optional<store::EnrollmentToken> check_caller(const Caller& caller,
+                                                       const IssuanceRequest& request,
+                                                       Time now) const;
+    void check_key_and_subject(const Caller& caller, const IssuanceRequest& request,
+                               Decision& decision, Time now) const;
+    void check_device(const Caller& caller, const IssuanceRequest& request,
+                      Decision& decision) const;
+    void check_hub_names(const Caller& caller, const IssuanceRequest& request,
+                         Decision& decision) const;
+    void check_validity(const IssuanceRequest& request, Decision& decision, Time now) const;
+    void assign_principal(const Caller& caller, const IssuanceRequest& request,
+                          const std::optional<store::EnrollmentToken>& token,
+                          Decision& decision);
     IssuedCertificate sign_and_record(const Caller& caller, const IssuanceRequest& request,
                                       const Decision& decision, Time now);
     void check_clock(Time now) const;
-    store::CertificateRecord renewal_original(const IssuanceRequest& request, Time now) const;
+    store::CertificateRecord renewal_original(const Caller& caller, const IssuanceRequest& request,
+                                              Time now) const;
+    std::optional<std::string> principal_of(const store::CertificateRecord& record) const;
 
     store::Store& store_;
     const Clock& clock_;
@@ -82,5 +101,7 @@ private:
 
 // The SHA-256 (hex) under which an enrollment token is stored.
 std::string token_digest(const std::string& token);
+// A fresh principal for an identity an admin creates: "<role>:" and 16 random hex digits.
+std::string new_principal_name(store::Role role, Botan::RandomNumberGenerator& rng);
 
 }  // namespace edgeca::ca

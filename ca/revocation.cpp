@@ -38,6 +38,17 @@ bool revoke_one(store::Writer& w, const store::CertificateRecord& record, Time n
     return true;
 }
 
+// Revoking a hub's identity ends the hub: every other valid certificate granted to its
+// principal (its renewed hub certificates and the client certificates it minted) is revoked
+// with it, so that nothing the hub could do outlives it. Two revocations leave the principal
+// alive: `superseded` (the hub replaced the certificate) and the hub itself retiring one of its
+// client certificates.
+bool ends_principal(const Caller& caller, const store::CertificateRecord& record,
+                    const store::AccessGrant& grant, int reason) {
+    if (grant.role != store::Role::hub || reason == reason_superseded) return false;
+    return record.profile == "hub" || caller.principal != grant.principal;
+}
+
 store::CertificateRecord revoked_copy(store::CertificateRecord record, Time now, int reason,
                                       const Caller& caller) {
     record.revoked_at = now;
@@ -58,7 +69,10 @@ std::vector<store::CertificateRecord> Revoker::revoke(const Caller& caller,
         check_reason(reason);
         store_.write([&](store::Writer& w) {
             auto record = w.certificate_by_serial(serial);
-            if (!record || !may_revoke(caller, *record)) {
+            auto grant = record ? w.access_grant(record->fingerprint_sha256) : std::nullopt;
+            // A hub may also revoke a certificate granted to its principal that an admin asked for.
+            bool own_credential = caller.is_hub() && grant && grant->principal == caller.principal;
+            if (!record || !(may_revoke(caller, *record) || own_credential)) {
                 throw Error(ErrorKind::not_found, "certificate_not_found",
                             fmt::format("no certificate with serial {}", to_hex(serial)));
             }
@@ -70,6 +84,18 @@ std::vector<store::CertificateRecord> Revoker::revoke(const Caller& caller,
             }
             revoke_one(w, *record, now, reason, caller);
             revoked.push_back(revoked_copy(*record, now, reason, caller));
+            if (grant && ends_principal(caller, *record, *grant, reason)) {
+                for (const auto& other : w.access_grants_of(grant->principal)) {
+                    auto credential = w.certificate_by_fingerprint(other.fingerprint_sha256);
+                    if (!credential || credential->id == record->id ||
+                        credential->status_at(now) != store::CertificateStatus::valid) {
+                        continue;
+                    }
+                    if (revoke_one(w, *credential, now, reason, caller)) {
+                        revoked.push_back(revoked_copy(*credential, now, reason, caller));
+                    }
+                }
+            }
             if (reason == reason_key_compromise) {
                 for (const auto& same_key : w.certificates_with_key(record->spki_sha256)) {
                     if (same_key.id == record->id || same_key.status_at(now) != store::CertificateStatus::valid) {
@@ -100,7 +126,9 @@ std::vector<store::CertificateRecord> Revoker::revoke_device(const Caller& calle
         require_revoker(caller);
         check_reason(reason);
         store_.write([&](store::Writer& w) {
-            if (!w.device(device_key)) {
+            auto device = w.device(device_key);
+            // Another owner's device is reported as missing, so that its existence does not leak.
+            if (!device || (!caller.is_admin() && device->owner && *device->owner != caller.principal)) {
                 throw Error(ErrorKind::not_found, "device_not_found",
                             fmt::format("device '{}' is not registered", device_key.substr(0, 64)));
             }

@@ -14,5 +14,6 @@ std::string_view reason_name(int code);
 
 inline constexpr int reason_unspecified = 0;
 inline constexpr int reason_key_compromise = 1;
+inline constexpr int reason_superseded = 4;
 
 }  // namespace edgeca::ca

@@ -248,7 +248,7 @@ std::vector<Command> add_admin_commands(CLI::App& app) {
     access_grant->add_option("--cert", o->cert, "the certificate (PEM)");
     access_grant->add_option("--fingerprint", o->fingerprint, "or its SHA-256");
     access_grant->add_option("--role", o->role, "hub or admin")->required();
-    access_grant->add_option("--name", o->name, "principal name (default: the certificate's CN)");
+    access_grant->add_option("--name", o->name, "principal name (default: a random id, never the CN)");
     commands.push_back({access_grant, [o] { return run_access_grant(*o); }});
     auto* access_revoke = access->add_subcommand("revoke", "take a certificate off the access list");
     dir(access_revoke);

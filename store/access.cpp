@@ -39,6 +39,23 @@ std::vector<AccessGrant> Reader::access_grants() const {
     return grants;
 }
 
+std::vector<AccessGrant> Reader::access_grants_of(const std::string& principal) const {
+    auto statement = db_.prepare(fmt::format(
+        "SELECT {} FROM access_list WHERE principal = ?1 ORDER BY granted_at", grant_columns));
+    statement.bind(1, principal);
+    std::vector<AccessGrant> grants;
+    while (statement.step()) grants.push_back(grant_from_row(statement));
+    return grants;
+}
+
+bool Reader::principal_exists(const std::string& principal) const {
+    auto statement = db_.prepare(
+        "SELECT 1 FROM access_list WHERE principal = ?1 "
+        "UNION ALL SELECT 1 FROM certificates WHERE requester = ?1 LIMIT 1");
+    statement.bind(1, principal);
+    return statement.step();
+}
+
 void Writer::grant_access(const AccessGrant& g) {
     db_.prepare(fmt::format("INSERT OR REPLACE INTO access_list ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                             grant_columns))

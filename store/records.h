@@ -133,6 +133,9 @@ struct DeviceRecord {
     std::string asset_id;
     Time created_at{};
     std::string created_by;
+    // The principal whose device it is: a hub or app that registered or first claimed it. None
+    // for a device an admin registered and no hub has claimed yet.
+    std::optional<std::string> owner;
 };
 
 enum class Role { admin, hub };

@@ -12,13 +12,13 @@ ProductRecord product_from_row(const Statement& row) {
 }
 
 DeviceRecord device_from_row(const Statement& row) {
-    return {row.text(0), row.text(1), row.text(2), row.time(3), row.text(4)};
+    return {row.text(0), row.text(1), row.text(2), row.time(3), row.text(4), row.optional_text(5)};
 }
 
 constexpr std::string_view product_columns =
     "product_key, name, max_validity_days, certificate_auth, created_at, created_by";
 constexpr std::string_view device_columns =
-    "device_key, product_key, asset_id, created_at, created_by";
+    "device_key, product_key, asset_id, created_at, created_by, owner";
 
 }  // namespace
 
@@ -82,25 +82,38 @@ std::optional<DeviceRecord> Reader::device_by_asset_id(const std::string& asset_
 }
 
 std::vector<DeviceRecord> Reader::devices(const std::optional<std::string>& product_key,
-                                          const std::string& after_device_key, int limit) const {
+                                          const std::string& after_device_key, int limit,
+                                          const std::optional<std::string>& visible_to) const {
     auto statement = db_.prepare(fmt::format(
         "SELECT {} FROM devices WHERE (?1 IS NULL OR product_key = ?1) AND device_key > ?2 "
-        "ORDER BY device_key LIMIT ?3",
+        "AND (?4 IS NULL OR owner IS NULL OR owner = ?4) ORDER BY device_key LIMIT ?3",
         device_columns));
-    statement.bind(1, product_key).bind(2, after_device_key).bind(3, static_cast<int64_t>(limit));
+    statement.bind(1, product_key)
+        .bind(2, after_device_key)
+        .bind(3, static_cast<int64_t>(limit))
+        .bind(4, visible_to);
     std::vector<DeviceRecord> devices;
     while (statement.step()) devices.push_back(device_from_row(statement));
     return devices;
 }
 
 void Writer::insert_device(const DeviceRecord& d) {
-    db_.prepare(fmt::format("INSERT INTO devices ({}) VALUES (?1, ?2, ?3, ?4, ?5)", device_columns))
+    db_.prepare(fmt::format("INSERT INTO devices ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", device_columns))
         .bind(1, d.device_key)
         .bind(2, d.product_key)
         .bind(3, d.asset_id)
         .bind(4, d.created_at)
         .bind(5, d.created_by)
+        .bind(6, d.owner)
         .run();
+}
+
+bool Writer::claim_device(const std::string& device_key, const std::string& owner) {
+    db_.prepare("UPDATE devices SET owner = ?2 WHERE device_key = ?1 AND owner IS NULL")
+        .bind(1, device_key)
+        .bind(2, owner)
+        .run();
+    return db_.changes() == 1;
 }
 
 }  // namespace edgeca::store

@@ -201,6 +201,18 @@ CREATE TABLE audit_checkpoints (
     signature BLOB NOT NULL
 );
 )sql"},
+        {8, "scope: the principal that owns each device; grants looked up by principal", R"sql(
+-- The principal a device belongs to: only it (and admins) may get, renew, list or revoke the
+-- device's certificates. NULL for a device an admin registered that no hub has claimed yet.
+ALTER TABLE devices ADD COLUMN owner TEXT;
+UPDATE devices SET owner = created_by
+    WHERE created_by LIKE 'hub:%'
+       OR created_by IN (SELECT principal FROM access_list WHERE role = 'hub')
+       OR created_by IN (SELECT 'app:' || name FROM apps WHERE role = 'hub');
+CREATE INDEX devices_owner ON devices(owner) WHERE owner IS NOT NULL;
+-- Revoking a hub's identity ends every credential granted to its principal.
+CREATE INDEX access_list_principal ON access_list(principal);
+)sql"},
     };
     return all;
 }

@@ -65,11 +65,15 @@ public:
     std::vector<ProductRecord> products() const;
     std::optional<DeviceRecord> device(const std::string& device_key) const;
     std::optional<DeviceRecord> device_by_asset_id(const std::string& asset_id) const;
+    // With `visible_to`, only the devices that principal owns and those nobody owns yet.
     std::vector<DeviceRecord> devices(const std::optional<std::string>& product_key,
-                                      const std::string& after_device_key, int limit) const;
+                                      const std::string& after_device_key, int limit,
+                                      const std::optional<std::string>& visible_to = std::nullopt) const;
 
     std::optional<AccessGrant> access_grant(const std::string& fingerprint_sha256) const;
     std::vector<AccessGrant> access_grants() const;
+    std::vector<AccessGrant> access_grants_of(const std::string& principal) const;
+    bool principal_exists(const std::string& principal) const;
     std::optional<EnrollmentToken> enrollment_token(const std::string& token_sha256) const;
     std::optional<AppRecord> app(const std::string& app_key) const;
     std::vector<AppRecord> apps() const;
@@ -121,6 +125,8 @@ public:
     // Throw StoreError with constraint_violation() when the key already exists.
     void insert_product(const ProductRecord& product);
     void insert_device(const DeviceRecord& device);
+    // Makes `owner` the owner of a device nobody owns; false when it has an owner already.
+    bool claim_device(const std::string& device_key, const std::string& owner);
     void insert_enrollment_token(const EnrollmentToken& token);
     // Marks an unused, unexpired token as used; false when it is unknown, spent or expired.
     bool consume_enrollment_token(const std::string& token_sha256, Time now,

@@ -201,6 +201,7 @@ class IssuingCA:
                 f.write(config)
         self.process = None
         self.log_path = test.path(f"{name}-serve.log")
+        self.principals = {}  # certificate path -> the principal the CA assigned at enrolment
 
     def edgeca(self, command, *args, passphrase=False, **kwargs):
         full = [binary("edgeca"), *command.split(), "--dir", self.dir, *args]
@@ -306,6 +307,7 @@ class IssuingCA:
         cert = self.test.path(f"{name}.pem")
         with open(cert, "w") as f:
             f.write(body["certificate"])
+        self.principals[cert] = body.get("principal")
         return cert, key
 
     def admin(self):

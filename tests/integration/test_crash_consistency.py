@@ -58,7 +58,7 @@ class CrashClient:
     def __init__(self, index, ca, hub, devices, seed):
         self.index = index
         self.caller = Caller(ca, *hub, timeout=15)
-        self.principal = f"hub:crash-hub-{index}"
+        self.principal = ca.principals[hub[0]]  # the CA assigns it at enrolment
         self.devices = devices  # [(device_key, request body)]
         self.rng = random.Random(seed)
         self.received = {}  # serial -> (der, device_key, idempotency key)

@@ -97,7 +97,8 @@ class ServiceTest(unittest.TestCase):
         self.assertEqual(status, 200)
         self.assertEqual((record["device_key"], record["product_key"], record["status"], record["profile"]),
                          ("SN-0001", "P1", "valid", "edge"))
-        self.assertEqual(record["requester"], "hub:hub-1")
+        self.assertEqual(record["requester"], self.ca.principals[self.hub[0]])
+        self.assertRegex(record["requester"], r"^hub:[0-9a-f]{16}$")
         shown = self.ca.edgeca("show", body["serial"])
         self.assertIn("device key:   SN-0001", shown.stdout)
         self.assertIn(body["serial"], self.ca.serials_in_store())

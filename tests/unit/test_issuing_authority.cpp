@@ -229,7 +229,10 @@ TEST_CASE("hub certificates carry DNS names under the allowed domains only") {
     auto grant = f.store.read([&](const store::Reader& r) { return r.access_grant(issued.record.fingerprint_sha256); });
     REQUIRE(grant);
     CHECK(grant->role == store::Role::hub);
-    CHECK(grant->principal == "hub:hub-1");
+    // The principal is the CA's, never the CSR's CN.
+    CHECK(grant->principal.starts_with("hub:"));
+    CHECK(grant->principal.size() == 4 + 16);
+    CHECK(grant->principal != "hub:hub-1");
 
     CHECK(refusal(f, f.admin, hub_request("hub.evil.example")) == "dns_name_not_allowed");
     CHECK(refusal(f, f.admin, hub_request("evilhub.example.com")) == "dns_name_not_allowed");
@@ -341,11 +344,14 @@ TEST_CASE("an enrollment token is spent once, expires, and carries its role") {
     r.enrollment_token = token;
     auto anonymous = ca::Caller::anonymous("anonymous");
     auto issued = f.authority.issue(anonymous, r);
-    CHECK(issued.record.requester == "hub:hub-7");
+    // The token's holder becomes a principal named after the token, never after the CSR's CN.
+    const std::string principal = "hub:" + ca::token_digest(token).substr(0, 16);
+    CHECK(issued.record.requester == principal);
+    CHECK(issued.principal == principal);
     auto caller = f.access.caller_for_certificate(issued.record.fingerprint_sha256);
     REQUIRE(caller);
     CHECK(caller->is_hub());
-    CHECK(caller->principal == "hub:hub-7");
+    CHECK(caller->principal == principal);
 
     r.csr = test::make_csr(*test::fresh_rsa_key(), options);
     CHECK(refusal(f, anonymous, r) == "token_spent");
@@ -385,7 +391,10 @@ TEST_CASE("an Idempotency-Key repeated by the same caller returns the same certi
     CHECK(refusal(f, f.hub, r) == "idempotency_key_reused");
     r.validity_days.reset();
     auto other_hub = ca::Caller::with_role("hub:hub-2", store::Role::hub);
-    auto separate = f.authority.issue(other_hub, r);
+    f.register_device("SN-2");  // SN-1 is hub-1's now
+    auto theirs = f.edge_request(*test::fresh_rsa_key(), "SN-2", "edge-2");
+    theirs.idempotency_key = "req-1";
+    auto separate = f.authority.issue(other_hub, theirs);
     CHECK_FALSE(separate.replayed);
     CHECK(f.certificate_count() == 2);
     r.idempotency_key = std::string(256, 'k');
@@ -456,4 +465,70 @@ TEST_CASE("concurrent issuance: every serial distinct, every certificate recorde
     CHECK(all.size() == threads * per_thread);
     CHECK(f.certificate_count() == threads * per_thread);
     CHECK(f.store.read([](const store::Reader& r) { return r.verify_audit_chain(); }).intact);
+}
+
+TEST_CASE("a device belongs to the hub that registered or first claimed it") {
+    test::IssuerFixture f;
+    auto other_hub = ca::Caller::with_role("hub:hub-2", store::Role::hub);
+    f.registry.add_product(f.admin, {.product_key = "P1", .max_validity_days = 730});
+    f.registry.add_device(f.hub, "P1", "SN-OWN", std::nullopt);
+    f.registry.add_device(f.admin, "P1", "SN-FREE", std::nullopt);
+    CHECK(f.registry.device("SN-OWN")->owner == "hub:hub-1");
+    CHECK_FALSE(f.registry.device("SN-FREE")->owner);
+    f.clock.advance(1h);
+
+    // Another hub's device is not found, for issuance and for reading.
+    CHECK(refusal(f, other_hub, f.edge_request(*test::fresh_rsa_key(), "SN-OWN", "own")) == "device_not_found");
+    CHECK_FALSE(f.registry.device(other_hub, "SN-OWN"));
+    CHECK(f.registry.device(f.hub, "SN-OWN"));
+    CHECK(f.registry.devices(other_hub, std::nullopt, "", 100).size() == 1);  // SN-FREE only
+    CHECK(f.registry.devices(f.admin, std::nullopt, "", 100).size() == 2);
+
+    // An unowned device is claimed by the first hub that gets a certificate for it.
+    f.authority.issue(f.hub, f.edge_request(*test::fresh_rsa_key(), "SN-FREE", "free"));
+    CHECK(f.registry.device("SN-FREE")->owner == "hub:hub-1");
+    CHECK(refusal(f, other_hub, f.edge_request(*test::fresh_rsa_key(), "SN-FREE", "free-2")) == "device_not_found");
+    // Admins are not scoped, and claim nothing.
+    CHECK_NOTHROW(f.authority.issue(f.admin, f.edge_request(*test::fresh_rsa_key(), "SN-OWN", "by-admin")));
+    CHECK(f.registry.device("SN-OWN")->owner == "hub:hub-1");
+}
+
+TEST_CASE("a hub renews only its own certificates and hub certificates for its own DNS names") {
+    test::IssuerFixture f;
+    auto enrol = [&](const std::string& cn, const std::string& dns) {
+        Botan::X509_Cert_Options options(cn);
+        options.dns = dns;
+        ca::IssuanceRequest r;
+        r.csr = test::make_csr(*test::fresh_rsa_key(), options);
+        r.profile = ca::Profile::hub;
+        r.enrollment_token = f.access.create_token(f.admin, store::Role::hub, 3600s);
+        auto issued = f.authority.issue(ca::Caller::anonymous("anonymous"), r);
+        return *f.access.caller_for_certificate(issued.record.fingerprint_sha256);
+    };
+    auto a = enrol("hub-a", "a.hub.example.com");
+    auto b = enrol("hub-a", "b.hub.example.com");  // the same CN: a principal of its own
+    CHECK(a.principal != b.principal);
+
+    Botan::X509_Cert_Options stolen("hub-a");
+    stolen.dns = "a.hub.example.com";
+    ca::IssuanceRequest r;
+    r.csr = test::make_csr(*test::fresh_rsa_key(), stolen);
+    r.profile = ca::Profile::hub;
+    CHECK(refusal(f, b, r) == "dns_name_not_held");
+    auto renewed = f.authority.issue(a, r);
+    CHECK(renewed.principal == a.principal);
+
+    f.register_device("SN-1");
+    f.clock.advance(1h);
+    auto edge = f.authority.issue(a, f.edge_request(*test::fresh_rsa_key(), "SN-1", "edge-1"));
+    ca::IssuanceRequest renew = f.edge_request(*test::fresh_rsa_key(), "SN-1", "edge-1");
+    renew.csr.clear();
+    renew.renewal_of = edge.record.serial;
+    CHECK(refusal(f, b, renew) == "certificate_not_found");
+    renew.renewal_of.reset();
+    renew.csr = test::make_csr(*test::fresh_rsa_key(), "edge-1");
+    CHECK(refusal(f, b, renew) == "device_not_found");
+    renew.csr.clear();
+    renew.renewal_of = edge.record.serial;
+    CHECK_NOTHROW(f.authority.issue(a, renew));
 }

@@ -52,7 +52,8 @@ TEST_CASE("a hub revokes what it requested; another hub sees nothing to revoke; 
     CHECK(f.record(mine).revoked_by == "hub:hub-1");
     CHECK(f.notified == 1);
 
-    auto theirs = f.edge(*test::fresh_rsa_key(), other_hub);
+    auto theirs = f.edge(*test::fresh_rsa_key(), f.admin);
+    CHECK(test::error_code([&] { f.revoker.revoke(f.hub, theirs.record.serial, 0); }) == "certificate_not_found");
     CHECK(f.revoker.revoke(f.admin, theirs.record.serial, 5).size() == 1);
     CHECK(f.store.read([](const store::Reader& r) { return r.revocation_counter(); }) == 2);
 }
@@ -102,8 +103,10 @@ TEST_CASE("revoking a device revokes each of its valid certificates the caller m
     RevocationFixture f;
     auto a = f.edge(*test::fresh_rsa_key(), f.hub);
     auto b = f.edge(*test::fresh_rsa_key(), f.hub);
+    auto c = f.edge(*test::fresh_rsa_key(), f.admin);
     auto other_hub = ca::Caller::with_role("hub:hub-2", store::Role::hub);
-    auto c = f.edge(*test::fresh_rsa_key(), other_hub);
+    CHECK(test::error_code([&] { f.edge(*test::fresh_rsa_key(), other_hub); }) == "device_not_found");
+    CHECK(test::error_code([&] { f.revoker.revoke_device(other_hub, "SN-1", 5); }) == "device_not_found");
     f.revoker.revoke(f.hub, a.record.serial, 4);
     auto revoked = f.revoker.revoke_device(f.hub, "SN-1", 5);
     REQUIRE(revoked.size() == 1);
@@ -125,4 +128,42 @@ TEST_CASE("a revoked client certificate loses API access at once") {
     CHECK(f.access.caller_for_certificate(hub_cert.record.fingerprint_sha256));
     f.revoker.revoke(f.admin, hub_cert.record.serial, 9);
     CHECK_FALSE(f.access.caller_for_certificate(hub_cert.record.fingerprint_sha256));
+}
+
+TEST_CASE("revoking a hub's certificate revokes every credential granted to its principal") {
+    RevocationFixture f;
+    auto hub_request = [&] {
+        Botan::X509_Cert_Options options("hub-9");
+        options.dns = "hub.example.com";
+        ca::IssuanceRequest r;
+        r.csr = test::make_csr(*test::fresh_rsa_key(), options);
+        r.profile = ca::Profile::hub;
+        return r;
+    };
+    auto first = f.authority.issue(f.admin, hub_request());
+    auto hub = *f.access.caller_for_certificate(first.record.fingerprint_sha256);
+    ca::IssuanceRequest client;
+    client.csr = test::make_csr(*test::fresh_rsa_key(), "hub-9-client");
+    client.profile = ca::Profile::client;
+    auto minted = f.authority.issue(hub, client);
+    auto renewed = f.authority.issue(hub, hub_request());
+    CHECK(minted.principal == hub.principal);
+
+    // Superseded: the hub replaced its certificate and lives on.
+    CHECK(f.revoker.revoke(hub, first.record.serial, ca::reason_superseded).size() == 1);
+    CHECK(f.access.caller_for_certificate(minted.record.fingerprint_sha256));
+    // The hub retiring one of its client certificates ends that one only.
+    auto spare = f.authority.issue(hub, [&] {
+        ca::IssuanceRequest r = client;
+        r.csr = test::make_csr(*test::fresh_rsa_key(), "hub-9-spare");
+        return r;
+    }());
+    CHECK(f.revoker.revoke(hub, spare.record.serial, 5).size() == 1);
+    CHECK(f.access.caller_for_certificate(renewed.record.fingerprint_sha256));
+
+    auto revoked = f.revoker.revoke(f.admin, renewed.record.serial, 5);
+    REQUIRE(revoked.size() == 2);
+    CHECK(revoked[1].serial == minted.record.serial);
+    CHECK_FALSE(f.access.caller_for_certificate(minted.record.fingerprint_sha256));
+    CHECK_FALSE(f.access.caller_for_certificate(renewed.record.fingerprint_sha256));
 }

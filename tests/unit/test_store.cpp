@@ -213,3 +213,32 @@ TEST_CASE("migrating a version 4 store binds each key to its first certificate a
     CHECK(k2->compromised_at == store::Time(5s));
     CHECK_FALSE(s.read([](const store::Reader& r) { return r.key_binding("k3"); }));
 }
+
+TEST_CASE("migrating a version 5 store gives the devices hubs registered their owner") {
+    test::TempDir dir;
+    auto path = dir / "old.db";
+    {
+        auto db = store::Database::open(path, true);
+        store::migrate(db, 5);
+        db.exec("INSERT INTO products (product_key, name, max_validity_days, certificate_auth, created_at, "
+                "created_by) VALUES ('P1', '', 730, 1, 0, 'cli:root')");
+        db.exec("INSERT INTO access_list (fingerprint_sha256, serial, principal, role, granted_at, granted_by) "
+                "VALUES ('f1', x'41', 'tool:ops', 'hub', 0, 'cli:root'), "
+                "('f2', x'42', 'admin:ops', 'admin', 0, 'cli:root')");
+        db.exec("INSERT INTO apps (app_key, name, role, sealed_secret, created_at, created_by) VALUES "
+                "('k1', 'hub-app', 'hub', x'00', 0, 'cli:root')");
+        db.exec("INSERT INTO devices (device_key, product_key, asset_id, created_at, created_by) VALUES "
+                "('SN-1', 'P1', 'a1', 0, 'hub:hub-1'), ('SN-2', 'P1', 'a2', 0, 'tool:ops'), "
+                "('SN-3', 'P1', 'a3', 0, 'app:hub-app'), ('SN-4', 'P1', 'a4', 0, 'cli:root'), "
+                "('SN-5', 'P1', 'a5', 0, 'admin:ops')");
+    }
+    auto s = store::Store::open(path);
+    auto owner = [&](const std::string& key) {
+        return s.read([&](const store::Reader& r) { return r.device(key); })->owner;
+    };
+    CHECK(owner("SN-1") == "hub:hub-1");
+    CHECK(owner("SN-2") == "tool:ops");
+    CHECK(owner("SN-3") == "app:hub-app");
+    CHECK_FALSE(owner("SN-4"));
+    CHECK_FALSE(owner("SN-5"));
+}
