@@ -19,6 +19,7 @@
 #include "ca/root_authority.h"
 #include "ca/serial_number.h"
 #include "cli/console.h"
+#include "cli/root_backup.h"
 #include "cli/records_output.h"
 #include "crl/crl_publisher.h"
 #include "store/store.h"
@@ -320,6 +321,9 @@ int main(int argc, char** argv) {
     add_dir(audit);
     audit->add_flag("--verify", o.verify, "check the hash chain; exit 9 if it is broken");
 
+    RootBackupOptions backup_options;
+    auto backup_commands = add_root_backup_commands(app, backup_options);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -334,6 +338,8 @@ int main(int argc, char** argv) {
         if (show->parsed()) return run_show(o);
         if (revoke->parsed()) return run_revoke(o);
         if (crl->parsed()) return run_crl(o);
+        if (backup_commands.backup->parsed()) return run_root_backup(backup_options);
+        if (backup_commands.restore->parsed()) return run_root_restore(backup_options);
         return run_audit(o);
     });
 }
