@@ -128,7 +128,7 @@ std::string short_hex(std::span<const uint8_t> bytes) {
 void check_share_split(size_t threshold, size_t count) {
     if (count < min_share_threshold || count > max_share_count) {
         throw Error(ErrorKind::bad_input, "share_split_invalid",
-                    fmt::format("{} shares: the number of shares is 2 to 255", count));
+                    fmt::format("{} shares: the number of shares is 2 to 254", count));
     }
     if (threshold == 1) {
         throw Error(ErrorKind::bad_input, "share_split_invalid",

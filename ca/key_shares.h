@@ -24,7 +24,7 @@ namespace edgeca::ca {
 
 inline constexpr std::string_view key_share_pem_label = "EDGECA ROOT KEY SHARE";
 inline constexpr size_t min_share_threshold = 2;  // M = 1 would be N plain copies, not a split
-inline constexpr size_t max_share_count = 255;    // RTSS share indices are one octet
+inline constexpr size_t max_share_count = 254;    // Botan's RTSS splits into at most 254
 
 // scrypt's cost, recorded in each share. The default (N = 2^17, r = 8, p = 1: 128 MiB) is
 // OWASP's; tests pass a cheaper one. Opening accepts 2^10 to 2^20 only, so that a crafted
@@ -50,7 +50,7 @@ struct ShareInput {
     std::string passphrase;
 };
 
-// Refuses M and N unless 2 <= M <= N <= 255: Error(bad_input, "share_split_invalid").
+// Refuses M and N unless 2 <= M <= N <= 254: Error(bad_input, "share_split_invalid").
 void check_share_split(size_t threshold, size_t count);
 
 // SHA-256 of a SubjectPublicKeyInfo: the key id every share carries.

@@ -108,7 +108,7 @@ RootBackupCommands add_root_backup_commands(CLI::App& app, RootBackupOptions& o)
     auto* backup = app.add_subcommand(
         "backup", "split the root key into N shares for N custodians, any M of which restore it");
     backup->add_option("--dir", o.dir, "the root's data directory")->required();
-    backup->add_option("--shares", o.shares, "N, the number of custodians (2 to 255)")->required();
+    backup->add_option("--shares", o.shares, "N, the number of custodians (2 to 254)")->required();
     backup->add_option("--threshold", o.threshold, "M, the shares a restore needs (2 to N)")
         ->required();
     backup->add_option("--out-dir", o.out_dir,
