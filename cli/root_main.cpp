@@ -24,6 +24,7 @@
 #include "ca/root_authority.h"
 #include "ca/serial_number.h"
 #include "cli/console.h"
+#include "cli/root_backup.h"
 #include "cli/records_output.h"
 #include "crl/crl_publisher.h"
 #include "store/store.h"
@@ -389,6 +390,9 @@ int main(int argc, char** argv) {
     audit->add_option("--cert", o.signer,
                       "check the checkpoints' signatures with this root certificate (default DIR/root.pem)");
 
+    RootBackupOptions backup_options;
+    auto backup_commands = add_root_backup_commands(app, backup_options);
+
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
@@ -403,6 +407,8 @@ int main(int argc, char** argv) {
         if (show->parsed()) return run_show(o);
         if (revoke->parsed()) return run_revoke(o);
         if (crl->parsed()) return run_crl(o);
+        if (backup_commands.backup->parsed()) return run_root_backup(backup_options);
+        if (backup_commands.restore->parsed()) return run_root_restore(backup_options);
         return run_audit(o);
     });
 }
