@@ -1,6 +1,8 @@
 // api/connection_deadline.h — how long a connection may hold a worker thread without being
 // served: a whole request must arrive within request_timeout, an idle kept-alive connection lasts
 // keep_alive_timeout (less when every worker is taken), and a watchdog ends those that overstay.
+// Also how many connections one client may hold at once, and the closing of a connection after
+// an answer that left request bytes unread.
 #pragma once
 
 #include <chrono>
