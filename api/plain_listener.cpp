@@ -122,7 +122,7 @@ private:
 
 bool WatchedHttpServer::process_and_close_socket(socket_t sock) {
     bool served = false;
-    deadlines_.opened(sock);
+    const bool admitted = deadlines_.opened(sock);
     {
         // The registry lets go of `sock` before it is closed, even if a request throws.
         struct Forget {
@@ -134,12 +134,16 @@ bool WatchedHttpServer::process_and_close_socket(socket_t sock) {
                                     duration_of(write_timeout_sec_, write_timeout_usec_));
         // httplib's own loop (process_server_socket_core): wait up to the keep-alive timeout for
         // each request, at most keep_alive_max_count_ requests, none once the server stops.
-        for (size_t left = keep_alive_max_count_; left > 0 && svr_sock_ != INVALID_SOCKET; --left) {
+        // Unlike it, the loop ends after an answer that closes the connection: bytes the stream
+        // holds already are never parsed as another request.
+        for (size_t left = admitted ? keep_alive_max_count_ : 0;
+             left > 0 && svr_sock_ != INVALID_SOCKET; --left) {
             if (!stream.wait_for_request(duration_of(keep_alive_timeout_sec_, 0))) break;
             bool connection_closed = false;
             served = process_request(stream, left == 1, connection_closed, nullptr);
-            if (!served || connection_closed) break;
+            if (!served || connection_closed || !deadlines_.reusable()) break;
         }
+        deadlines_.linger();
     }
     ::shutdown(sock, SHUT_RDWR);
     ::close(sock);

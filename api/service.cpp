@@ -3,7 +3,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <optional>
 
 #include "api/event_log.h"
 #include "api/http_support.h"
@@ -15,6 +18,10 @@ namespace {
 struct RequestNotes {
     std::chrono::steady_clock::time_point start;
     std::string caller = "-";
+    // The framing checks passed: httplib reads the whole body (if any) before the route, so the
+    // connection may carry another request after the answer.
+    bool framing_accepted = false;
+    bool unanswerable = false;  // parsed from a connection closing after an answer
 };
 thread_local RequestNotes notes;
 
@@ -42,6 +49,67 @@ private:
 
 bool has_bearer_token(const httplib::Request& req) {
     return req.get_header_value("Authorization").rfind("Bearer ", 0) == 0;
+}
+
+// The methods whose body httplib reads before routing (detail::expect_content); it reads no body
+// of any other method, whatever its headers announce.
+bool body_is_read(const std::string& method) {
+    return method == "POST" || method == "PUT" || method == "PATCH" || method == "DELETE" ||
+           method == "PRI";
+}
+
+// Refuses a request whose body httplib would read other than as exactly Content-Length bytes of
+// at most `limit`, or not read at all while its headers announce one: such a body is either
+// unbounded (chunked, until end of stream, inflated by Content-Encoding) or left on the
+// connection, where it would be parsed as the next request. The caller answers with the
+// refusal, and the connection is closed after it (the error handler of ApiService::configure).
+struct FramingRefusal {
+    int status;
+    const char* code;
+    std::string message;
+};
+
+std::optional<FramingRefusal> check_framing(const httplib::Request& req, size_t limit) {
+    const bool chunked = req.has_header("Transfer-Encoding");
+    const size_t lengths = req.get_header_value_count("Content-Length");
+    if (chunked && lengths > 0) {
+        return FramingRefusal{400, "ambiguous_framing",
+                              "the request has both Transfer-Encoding and Content-Length"};
+    }
+    const std::string encoding = req.get_header_value("Content-Encoding");
+    if (req.has_header("Content-Encoding") && encoding != "identity") {
+        return FramingRefusal{415, "content_encoding_not_supported",
+                              "request bodies must not be compressed (Content-Encoding)"};
+    }
+    if (chunked) {
+        return FramingRefusal{411, "length_required",
+                              "request bodies need a Content-Length; Transfer-Encoding is not "
+                              "accepted"};
+    }
+    if (lengths == 0) {
+        if (body_is_read(req.method) && req.method != "DELETE") {
+            // httplib would read until the client closes its side.
+            return FramingRefusal{411, "length_required", "the request has no Content-Length"};
+        }
+        return std::nullopt;
+    }
+    const std::string text = req.get_header_value("Content-Length");
+    const bool digits = !text.empty() && text.size() <= 19 &&
+                        std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+    if (lengths > 1 || !digits) {
+        return FramingRefusal{400, "bad_content_length",
+                              "the request needs exactly one Content-Length of decimal digits"};
+    }
+    const auto length = std::stoull(text);
+    if (length > limit) {
+        return FramingRefusal{413, "body_too_large",
+                              fmt::format("the body is {} bytes; at most {} are accepted", length, limit)};
+    }
+    if (length > 0 && !body_is_read(req.method)) {
+        return FramingRefusal{400, "body_not_allowed",
+                              fmt::format("a {} request takes no body", req.method.substr(0, 16))};
+    }
+    return std::nullopt;
 }
 
 }  // namespace
@@ -130,8 +198,8 @@ ApiService::ApiService(HttpSettings settings, CredentialSlot& credentials,
         throw ca::Error(ca::ErrorKind::internal, "tls_setup_failed",
                         fmt::format("the TLS context cannot be set up: {}", openssl_error()));
     }
-    configure(*api_, "api", api_deadlines_);
-    configure(public_, "public", public_deadlines_);
+    configure(*api_, "api", api_deadlines_, settings_.max_body_bytes);
+    configure(public_, "public", public_deadlines_, 0);  // downloads only: no request bodies
 }
 
 ApiService::~ApiService() { stop(); }
@@ -141,42 +209,59 @@ DeadlineSettings ApiService::deadline_settings(const std::string& listener) cons
     deadlines.listener = listener;
     deadlines.request_timeout = settings_.request_timeout;
     deadlines.keep_alive_timeout = settings_.keep_alive_timeout;
+    deadlines.max_per_client = settings_.max_connections_per_client;
     return deadlines;
 }
 
 void ApiService::configure(httplib::Server& server, const std::string& listener,
-                           ConnectionDeadlines& deadlines) {
+                           ConnectionDeadlines& deadlines, size_t max_body_bytes) {
     const auto threads = static_cast<size_t>(settings_.threads);
     server.new_task_queue = [threads, &deadlines]() -> httplib::TaskQueue* {
         return std::make_unique<WorkerPool>(threads, deadlines).release();  // httplib owns it
     };
-    server.set_payload_max_length(settings_.max_body_bytes);
+    server.set_payload_max_length(max_body_bytes);
     server.set_read_timeout(settings_.read_timeout);
     server.set_write_timeout(settings_.read_timeout);
     server.set_keep_alive_timeout(settings_.keep_alive_timeout.count());
     server.set_keep_alive_max_count(1000);
     server.set_tcp_nodelay(true);
-    const size_t limit = settings_.max_body_bytes;
-    server.set_pre_routing_handler([limit, &deadlines](const httplib::Request& req,
-                                                       httplib::Response& res) {
+    server.set_pre_routing_handler([max_body_bytes, &deadlines](const httplib::Request& req,
+                                                                httplib::Response& res) {
         notes = RequestNotes{std::chrono::steady_clock::now(), "-"};
+        if (deadlines.closed_after_answer()) {
+            // Bytes after a refused request: neither handled nor logged, and no answer can be
+            // sent any more (the connection's sending side is shut down).
+            notes.unanswerable = true;
+            res.status = 400;
+            return httplib::Server::HandlerResponse::Handled;
+        }
         if (!deadlines.headers_received()) {
             // Cut at its deadline while the last header line came in: too late to be handled,
             // and the answer cannot be sent any more.
             write_error(res, 408, "request_timeout", "the request did not arrive in time");
             return httplib::Server::HandlerResponse::Handled;
         }
-        if (req.has_header("Content-Length")) {
-            auto length = std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10);
-            if (length > limit) {
-                write_error(res, 413, "body_too_large",
-                            fmt::format("the body is {} bytes; at most {} are accepted", length, limit));
-                return httplib::Server::HandlerResponse::Handled;
-            }
+        if (auto refusal = check_framing(req, max_body_bytes)) {
+            write_error(res, refusal->status, refusal->code, refusal->message);
+            return httplib::Server::HandlerResponse::Handled;
         }
+        notes.framing_accepted = true;
         return httplib::Server::HandlerResponse::Unhandled;
     });
-    server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    // httplib calls this before it writes any answer of status 400 or more: refusals above, its
+    // own (a request line or header it cannot parse, 414, 416, a body it failed to read), and
+    // the routes' errors.
+    server.set_error_handler([&deadlines](const httplib::Request& req, httplib::Response& res) {
+        // A body httplib began to read and gave up on (the client paused for read_timeout)
+        // leaves its rest on the connection too.
+        const bool body_cut_short =
+            req.body.size() < std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10);
+        if (!notes.framing_accepted || body_cut_short) {
+            // Bytes of this request may still be unread: the next "request" on this connection
+            // would be whatever the client hid in them. Close after the answer.
+            deadlines.close_after_response();
+            res.set_header("Connection", "close");
+        }
         if (!res.body.empty()) return;
         switch (res.status) {
             case 404:
@@ -193,6 +278,10 @@ void ApiService::configure(httplib::Server& server, const std::string& listener,
     server.set_logger([listener, &metrics, &deadlines](const httplib::Request& req,
                                                        const httplib::Response& res) {
         deadlines.responded();  // httplib logs once the response is written
+        if (notes.unanswerable) {
+            notes = RequestNotes{};
+            return;
+        }
         auto elapsed = std::chrono::steady_clock::now() - notes.start;
         metrics.response(res.status);
         log_event({{"event", "request"},
@@ -205,6 +294,7 @@ void ApiService::configure(httplib::Server& server, const std::string& listener,
                    {"remote", req.remote_addr},
                    {"bytes_in", req.body.size()},
                    {"bytes_out", res.body.size()}});
+        notes = RequestNotes{};  // a request httplib refuses before pre-routing finds none
     });
 }
 

@@ -40,6 +40,8 @@ struct HttpSettings {
     std::chrono::seconds keep_alive_timeout{5};
     // A whole request: TLS handshake (new connections), request line, headers and body.
     std::chrono::seconds request_timeout{20};
+    // Per listener: connections one client address (IPv6: one /64) may hold open at once.
+    size_t max_connections_per_client = 32;
 };
 
 // What the routes call into.
@@ -85,8 +87,9 @@ public:
 
 private:
     DeadlineSettings deadline_settings(const std::string& listener) const;
+    // `max_body_bytes` 0: the listener takes no request bodies.
     void configure(httplib::Server& server, const std::string& listener,
-                   ConnectionDeadlines& deadlines);
+                   ConnectionDeadlines& deadlines, size_t max_body_bytes);
 
     HttpSettings settings_;
     Metrics& metrics_;

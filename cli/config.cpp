@@ -100,6 +100,9 @@ const std::map<std::string, Setter>& setters() {
         t["request_timeout"] = [](ServiceConfig& c, const Reader& r) {
             c.request_timeout = r.duration(seconds(1), seconds(300));
         };
+        t["max_connections_per_client"] = [](ServiceConfig& c, const Reader& r) {
+            c.max_connections_per_client = static_cast<int>(r.integer(1, 1024));
+        };
         t["backdate"] = [](ServiceConfig& c, const Reader& r) { c.policy.backdate = r.duration(seconds(0), hours(48)); };
         t["crl_urls"] = [](ServiceConfig& c, const Reader& r) { c.policy.crl_urls = r.list(); };
         t["ca_issuer_urls"] = [](ServiceConfig& c, const Reader& r) { c.policy.ca_issuer_urls = r.list(); };
@@ -273,6 +276,9 @@ std::string default_config_text() {
 # request_timeout = "20s"
 # An idle kept-alive connection is closed after this (sooner when every worker is taken).
 # keep_alive_timeout = "5s"
+# Connections one client address (IPv6: one /64) may hold open on each listener; more are closed
+# at once. Keep it below threads, so that one client cannot take every worker.
+# max_connections_per_client = 32
 # notBefore is set this far in the past, for devices whose clocks run late.
 # backdate = "5m"
 # RSA moduli refused as known weak: one SHA-1 of "Modulus=<HEX>\n" a line (40 hex digits, or

@@ -54,6 +54,9 @@ struct ServiceConfig {
     // A whole request (TLS handshake of a new connection, request line, headers, body), however
     // slowly it trickles in.
     std::chrono::seconds request_timeout{20};
+    // Per listener: connections one client address (an IPv6 /64) may hold open at once; below
+    // `threads`, so that one client cannot take every worker.
+    int max_connections_per_client = 32;
     ca::IssuancePolicy policy;
     CrlSettings crl;
     EnosConfig enos;

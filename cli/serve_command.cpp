@@ -258,7 +258,8 @@ int run_serve(const Options& o) {
     api::Metrics metrics;
     api::CredentialSlot credentials;
     api::HttpSettings http{config.max_body_bytes, config.threads, config.read_timeout,
-                           config.keep_alive_timeout, config.request_timeout};
+                           config.keep_alive_timeout, config.request_timeout,
+                           static_cast<size_t>(config.max_connections_per_client)};
     api::ApiService service(http, credentials, identity.chain_pem(), metrics);
     service.bind(api_endpoint, public_endpoint);
     apply_default_urls(config, service.public_port());

@@ -10,6 +10,12 @@ workers, on the HTTPS API and on the plain-HTTP public listener:
   TLS; the body after complete headers; a second request on a kept-alive connection), one that
   completes TLS and sends nothing, and one that connects over TCP and never starts TLS.
 - IdleConnectionsTest: connections left open, idle, after a completed request.
+- SlowlorisFromOneAddressTest (its own settings: 8 workers, 4 connections per client address):
+  an attacker on another loopback address (127.0.0.2) keeps three times as many slowloris
+  connections as there are workers open on each listener, reconnecting as soon as one is closed,
+  plus idle kept-alive connections; a legitimate client's requests are answered within a couple
+  of seconds (or 10 times its latency measured before the attack, if that is more), where
+  without the per-client limit they wait for the whole request_timeout of 20 s.
 
 Meanwhile a hub keeps issuing edge certificates and a device keeps fetching the CRL: every one of
 their requests succeeds, none waits longer than a bad connection may hold a worker (plus 3 s),
@@ -337,6 +343,7 @@ class SlowClientsTest(ServedUnderLoad):
         slow += [BadConnection(f"public: second request on a kept-alive connection, 1 byte/s #{i}",
                                ca.public_port, deadline, first_request="/ca.pem", trickle=plain_header)
                  for i in range(THREADS - 1)]
+        # The public listener takes no bodies: refused (413) and closed at once.
         slow.append(BadConnection("public: body after the headers, 1 byte/s", ca.public_port, deadline,
                                   first_request="/ca.pem", prefix=plain_body, trickle=b"x" * 64))
         elapsed = self.run_alongside(ca, [silent, slow])
@@ -378,6 +385,134 @@ class IdleConnectionsTest(ServedUnderLoad):
         # Idle connections give their workers up when others wait: the legitimate clients never
         # wait for a keep-alive period to end.
         self.check(ca, idle, IDLE_WHEN_BUSY + SLACK, min_served=2)
+
+
+ATTACKER = "127.0.0.2"  # Linux routes all of 127/8 to loopback: another client address
+ATTACK_THREADS = 8
+PER_CLIENT = 4
+SLOWLORIS_CONFIG = f"""threads = {ATTACK_THREADS}
+max_connections_per_client = {PER_CLIENT}
+""" + SERVICE_CONFIG  # request_timeout stays at its default of 20 s
+
+
+class Attacker:
+    """Keeps `count` connections from ATTACKER open on `port` until stopped: each sends `opening`
+    (completing TLS first when `context` is given), then `trickle` a byte every 0.5 s, and opens
+    a new connection as soon as the server closed the old one."""
+
+    def __init__(self, port, count, context=None, opening=b"", trickle=b""):
+        self.port, self.context, self.opening, self.trickle = port, context, opening, trickle
+        self.stop = threading.Event()
+        self.connections = 0
+        self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(count)]
+
+    def start(self):
+        for thread in self.threads:
+            thread.start()
+
+    def finish(self):
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=10)
+
+    def run(self):
+        while not self.stop.is_set():
+            sock = None
+            try:
+                sock = socket.create_connection(("127.0.0.1", self.port), timeout=2,
+                                                source_address=(ATTACKER, 0))
+                if self.context is not None:
+                    sock = self.context.wrap_socket(sock, server_hostname="localhost")
+                self.connections += 1
+                sock.sendall(self.opening)
+                for byte in self.trickle:
+                    if self.stop.wait(0.5):
+                        break
+                    sock.sendall(bytes([byte]))
+                # Then hold the connection (reading any answer) until the server closes it.
+                while not self.stop.is_set():
+                    if select.select([sock], [], [], 0.5)[0] and not sock.recv(4096):
+                        break
+            except (OSError, ValueError):
+                pass  # closed by the server: come back
+            finally:
+                if sock is not None:
+                    sock.close()
+            self.stop.wait(0.05)
+
+
+class SlowlorisFromOneAddressTest(TempDirTestCase):
+    def test_one_address_cannot_take_every_worker(self):
+        ca = IssuingCA(self, config=SLOWLORIS_CONFIG)
+        ca.start()
+        tls = ca.context()
+
+        def healthz():
+            conn = http.client.HTTPSConnection("127.0.0.1", ca.api_port, context=tls, timeout=8)
+            try:
+                conn.request("GET", "/healthz")
+                response = conn.getresponse()
+                response.read()
+                return response.status
+            finally:
+                conn.close()
+
+        def crl():
+            conn = http.client.HTTPConnection("127.0.0.1", ca.public_port, timeout=8)
+            try:
+                conn.request("GET", "/crl")
+                response = conn.getresponse()
+                response.read()
+                return response.status
+            finally:
+                conn.close()
+
+        def latencies(rounds):
+            """The legitimate client, from 127.0.0.1: the slowest of `rounds` requests to each."""
+            worst, failures = 0.0, []
+            for _ in range(rounds):
+                for request in (healthz, crl):
+                    started = time.monotonic()
+                    try:
+                        status = request()
+                        if status != 200:
+                            failures.append(f"{request.__name__} answered {status}")
+                    except TRANSPORT_ERRORS as e:
+                        failures.append(f"{request.__name__}: {e!r}")
+                    worst = max(worst, time.monotonic() - started)
+                time.sleep(0.1)
+            return worst, failures
+
+        baseline, failures = latencies(5)
+        self.assertEqual(failures, [])
+        header = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Padding: " + b"a" * 200
+        plain_header = b"GET /crl HTTP/1.1\r\nHost: localhost\r\nX-Padding: " + b"a" * 200
+        idle = b"GET /crl HTTP/1.1\r\nHost: localhost\r\n\r\n"
+        attackers = [
+            Attacker(ca.api_port, 3 * ATTACK_THREADS, context=tls, opening=header[:20], trickle=header[20:]),
+            Attacker(ca.api_port, 4),  # TCP only, never starts TLS
+            Attacker(ca.public_port, 3 * ATTACK_THREADS, opening=plain_header[:20], trickle=plain_header[20:]),
+            Attacker(ca.public_port, ATTACK_THREADS, opening=idle),  # answered, then kept idle
+        ]
+        try:
+            for attacker in attackers:
+                attacker.start()
+            time.sleep(1.5)  # every worker the attacker may get is taken
+            under_attack, failures = latencies(5)
+        finally:
+            for attacker in attackers:
+                attacker.finish()
+        refused = [e for e in ca.events() if e.get("event") == "connection_refused"]
+        bound = max(2.0, 10 * baseline)
+        say(f"slowloris from one address: {sum(a.connections for a in attackers)} attacking connections opened "
+            f"({ATTACK_THREADS} workers, {PER_CLIENT} per client), {len(refused)} refusal lines logged; "
+            f"legitimate client's slowest request {baseline * 1000:.0f} ms before, "
+            f"{under_attack * 1000:.0f} ms during the attack (bound {bound * 1000:.0f} ms)")
+        self.assertEqual(failures, [], "the legitimate client failed during the attack")
+        self.assertLessEqual(under_attack, bound, "the legitimate client waited behind the attacker")
+        self.assertTrue(refused and all(e["client"] == ATTACKER for e in refused), refused)
+        self.assertIsNone(ca.process.poll(), "edgeca serve died")
+        self.assertEqual(ca.stop(), 0, "edgeca serve did not stop cleanly")
 
 
 if __name__ == "__main__":
