@@ -12,13 +12,15 @@ class CountingResult(unittest.TextTestResult):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.failed_ids = set()
+        self.started_ids = set()
 
     def startTest(self, test):
         self._started = time.monotonic()
+        self.started_ids.add(test.id())
         super().startTest(test)
 
     def _line(self, verdict, test):
-        elapsed = time.monotonic() - self._started
+        elapsed = time.monotonic() - getattr(self, "_started", time.monotonic())
         self.stream.write(f"{verdict:<5} {test.id()} ({elapsed:.1f}s)\n")
         self.stream.flush()
 
@@ -66,9 +68,10 @@ def main():
     suite = loader.discover(here, pattern="test_*.py", top_level_dir=here)
     runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=0, resultclass=CountingResult)
     result = runner.run(suite)
-    # A test counts once: failed when it, or any of its subtests, failed or errored.
+    # A test counts once: failed when it, or any of its subtests, failed or errored. A class or
+    # module whose set-up failed counts as one failure (its tests never started).
     failed = len(result.failed_ids)
-    passed = result.testsRun - failed
+    passed = result.testsRun - len(result.failed_ids & result.started_ids)
     print(f"integration: {passed} passed, {failed} failed")
     if args.counts_file:
         with open(args.counts_file, "w") as f:

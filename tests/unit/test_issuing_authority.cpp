@@ -309,6 +309,21 @@ TEST_CASE("hub certificates carry IP addresses inside the configured networks on
     CHECK(f.certificate_count() == before);
 }
 
+TEST_CASE("a hub renews hub certificates for the IP addresses it holds only") {
+    test::IssuerFixture f;  // networks 10.0.0.0/8 and fd00::/8
+    ca::IssuanceRequest enrol = hub_request_with("hub-ip", {"mqtt.hub.example.com"}, {"10.1.2.3"});
+    enrol.enrollment_token = f.access.create_token(f.admin, store::Role::hub, 3600s);
+    auto issued = f.authority.issue(ca::Caller::anonymous("anonymous"), enrol);
+    auto hub = *f.access.caller_for_certificate(issued.record.fingerprint_sha256);
+    // Its own name and address again: renewed.
+    CHECK_NOTHROW(f.authority.issue(hub, hub_request_with("hub-ip", {"mqtt.hub.example.com"}, {"10.1.2.3"})));
+    // Another address inside the networks, perhaps another hub's: only an admin or a token.
+    const auto before = f.certificate_count();
+    CHECK(refusal(f, hub, hub_request_with("hub-ip", {"mqtt.hub.example.com"}, {"10.1.2.4"})) == "dns_name_not_held");
+    CHECK(f.certificate_count() == before);
+    CHECK_NOTHROW(f.authority.issue(f.admin, hub_request_with("hub-ip", {"mqtt.hub.example.com"}, {"10.1.2.4"})));
+}
+
 TEST_CASE("with no networks configured, a hub CSR with an IP address is refused; an edge never gets one") {
     test::IssuerFixture f;
     ca::IssuancePolicy policy = test::IssuerFixture::default_policy();
