@@ -87,8 +87,9 @@ class RequestContentTest(unittest.TestCase):
         cls.ca.stop()
         cls.space.close()
 
-    def post(self, body):
-        return self.ca.request("POST", "/v1/certificates", body, cert=self.hub[0], key=self.hub[1])
+    def post(self, body, caller=None):
+        cert, key = caller or self.hub
+        return self.ca.request("POST", "/v1/certificates", body, cert=cert, key=key)
 
     def edge(self, csr_pem):
         """Asks for an edge certificate for a new device: (status, headers, body)."""
@@ -99,9 +100,9 @@ class RequestContentTest(unittest.TestCase):
         self.assertEqual(status, 201, body)
         return self.post({"csr": csr_pem, "profile": "edge", "product_key": "P1", "device_key": device})
 
-    def hub_certificate(self, name, san):
+    def hub_certificate(self, name, san, caller=None):
         _, csr = self.space.make_key_and_csr(name, f"/CN={name}", extra=["-addext", f"subjectAltName={san}"])
-        return self.post({"csr": open(csr).read(), "profile": "hub"})
+        return self.post({"csr": open(csr).read(), "profile": "hub"}, caller)
 
     def assertRefused(self, result, code, says):
         status, _, body = result
@@ -139,7 +140,10 @@ class RequestContentTest(unittest.TestCase):
     # --- IP addresses of hubs ------------------------------------------------------------------
 
     def test_a_hub_certificate_carries_ip_addresses_of_the_allowed_networks(self):
+        # New addresses come from an admin (or an enrollment token): a hub renews only what it holds.
         status, _, body = self.hub_certificate("hub-by-ip", "DNS:localhost,IP:127.0.0.1,IP:::1")
+        self.assertEqual((status, body["error"]["code"]), (403, "dns_name_not_held"), body)
+        status, _, body = self.hub_certificate("hub-by-ip", "DNS:localhost,IP:127.0.0.1,IP:::1", self.ca.admin())
         self.assertEqual(status, 201, body)
         cert = self.space.write("hub-by-ip.pem", body["certificate"])
         san = extension_block(x509_text(cert))["X509v3 Subject Alternative Name"]
