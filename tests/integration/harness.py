@@ -30,6 +30,41 @@ def run(args, *, env=None, input=None, timeout=120, cwd=None, check=False):
     return result
 
 
+def on_terminal(argv, respond, timeout=60):
+    """Runs argv on a pseudo-terminal, with no passphrase in its environment, as a person at a
+    terminal would. After each read, respond(output so far) returns the text to type, or None.
+    Returns (exit code, everything the program wrote)."""
+    import pty
+    import select
+    import time
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execve(argv[0], argv, {k: v for k, v in os.environ.items() if "PASSPHRASE" not in k})
+    output = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 1)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            output += chunk
+            typed = respond(output)
+            if typed is not None:
+                os.write(fd, typed.encode())
+    finally:
+        if time.monotonic() >= deadline:
+            os.kill(pid, 9)
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    return os.waitstatus_to_exitcode(status), output
+
+
 def openssl(*args, **kwargs):
     return run(["openssl", *args], check=kwargs.pop("check", True), **kwargs)
 

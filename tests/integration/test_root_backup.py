@@ -2,15 +2,12 @@
 shares, restore from any three, and every refusal leaves the root directory as it was."""
 import hashlib
 import os
-import pty
 import re
-import select
 import shutil
 import stat
 import subprocess
-import time
 
-from harness import ROOT_PASSPHRASE, RootCeremony, SharedWorkspace, TempDirTestCase, binary, openssl, run
+from harness import ROOT_PASSPHRASE, RootCeremony, SharedWorkspace, TempDirTestCase, binary, on_terminal, openssl, run
 
 CUSTODIANS = [f"custodian {i} passphrase, test only" for i in range(1, 6)]
 NEW_ROOT_PASSPHRASE = "restored root passphrase, test only"
@@ -259,37 +256,23 @@ class RootBackupTest(TempDirTestCase):
 
     def test_restore_asks_each_custodian_on_the_terminal_naming_their_share(self):
         shares = [self.share(i) for i in (1, 3, 5)]
-        pid, fd = pty.fork()
-        if pid == 0:
-            env = {k: v for k, v in os.environ.items() if "PASSPHRASE" not in k}
-            argv = [binary("edgeca-root"), "restore", "--dir", self.dir]
-            for share in shares:
-                argv += ["--share", share]
-            os.execve(binary("edgeca-root"), argv, env)
+        argv = [binary("edgeca-root"), "restore", "--dir", self.dir]
+        for share in shares:
+            argv += ["--share", share]
         prompt = re.compile(rb"(Passphrase of custodian (\d) of 5 \(([^)]*)\)|New root key passphrase"
                             rb"(?: \(again\))?): ")
-        output = b""
         answered = []
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], 1)
-            if not ready:
-                continue
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            output += chunk
+
+        def respond(output):
+            typed = ""
             for match in prompt.findall(output)[len(answered):]:
                 custodian = int(match[1]) if match[1] else None
                 answered.append((custodian, match[2].decode()))
-                secret = CUSTODIANS[custodian - 1] if custodian else NEW_ROOT_PASSPHRASE
-                os.write(fd, (secret + "\n").encode())
-        _, status = os.waitpid(pid, 0)
-        os.close(fd)
-        self.assertEqual(os.waitstatus_to_exitcode(status), 0, output.decode(errors="replace"))
+                typed += (CUSTODIANS[custodian - 1] if custodian else NEW_ROOT_PASSPHRASE) + "\n"
+            return typed or None
+
+        code, output = on_terminal(argv, respond, timeout=120)
+        self.assertEqual(code, 0, output.decode(errors="replace"))
         self.assertEqual(answered, [(1, shares[0]), (3, shares[1]), (5, shares[2]), (None, ""), (None, "")])
         for secret in CUSTODIANS + [NEW_ROOT_PASSPHRASE]:
             self.assertNotIn(secret.encode(), output, "a passphrase was echoed")

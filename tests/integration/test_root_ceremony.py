@@ -1,15 +1,12 @@
 """The offline root: the key ceremony, signing an issuing CA, refusals, audit trail, and the
 no-network property, all through the real edgeca-root binary and checked with OpenSSL."""
 import os
-import pty
 import re
-import select
 import sqlite3
 import stat
 import subprocess
-import time
 
-from harness import (ROOT_PASSPHRASE, RootCeremony, TempDirTestCase, binary, extension_block,
+from harness import (ROOT_PASSPHRASE, RootCeremony, TempDirTestCase, binary, extension_block, on_terminal,
                      openssl, run, x509_text)
 
 
@@ -116,32 +113,18 @@ class RootInitTest(TempDirTestCase):
         self.assertFalse(os.path.exists(self.path("root")))
 
     def test_terminal_prompt_asks_twice_with_echo_off(self):
-        pid, fd = pty.fork()
-        if pid == 0:
-            env = {k: v for k, v in os.environ.items() if "PASSPHRASE" not in k}
-            os.execve(binary("edgeca-root"), [binary("edgeca-root"), "init", "--dir", self.path("root"),
-                                              "--subject", "CN=Prompted Root", "--validity-days", "30"], env)
-        output = b""
-        answered = 0
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([fd], [], [], 1)
-            if not ready:
-                continue
-            try:
-                chunk = os.read(fd, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            output += chunk
-            if output.count(b"passphrase") > answered and answered < 2:
-                os.write(fd, (ROOT_PASSPHRASE + "\n").encode())
-                answered += 1
-        _, status = os.waitpid(pid, 0)
-        os.close(fd)
-        self.assertEqual(os.waitstatus_to_exitcode(status), 0, output.decode(errors="replace"))
-        self.assertEqual(answered, 2)
+        answered = []
+
+        def respond(output):
+            if output.count(b"passphrase") > len(answered) and len(answered) < 2:
+                answered.append(True)
+                return ROOT_PASSPHRASE + "\n"
+            return None
+
+        code, output = on_terminal([binary("edgeca-root"), "init", "--dir", self.path("root"), "--subject",
+                                    "CN=Prompted Root", "--validity-days", "30"], respond)
+        self.assertEqual(code, 0, output.decode(errors="replace"))
+        self.assertEqual(len(answered), 2)
         self.assertIn(b"(again)", output)
         self.assertNotIn(ROOT_PASSPHRASE.encode(), output, "the passphrase was echoed")
         self.assertTrue(os.path.exists(self.path("root", "root.pem")))
