@@ -158,7 +158,10 @@ TEST_CASE("invisible and direction-changing characters are refused in every attr
         {"\U0001343F", "U+1343F"}, {"\U0001D173", "U+1D173"}, {"\U000E0001", "U+E0001 (LANGUAGE TAG)"},
         {"\U000E0041", "U+E0041"}, {"\U000E007F", "U+E007F"},
     };
-    for (const auto& [character, says] : hidden) {
+    for (const auto& entry : hidden) {
+        // Named copies: clang 14 does not let CAPTURE's lambda see a structured binding.
+        const std::string& character = entry.first;
+        const std::string& says = entry.second;
         CAPTURE(says);
         for (const char* key : {"CN", "O", "OU", "L", "ST"}) {
             std::vector<DnAttribute> attributes = {{"CN", "edge-1"}};
