@@ -94,7 +94,7 @@ int print_audit(const store::Store& store, const std::optional<Botan::X509_Certi
     });
     if (!verify) return exit_ok;
     if (!signer) return print_chain_only(store, out);
-    auto key = signer->subject_public_key();
+    auto key = signer->load_subject_public_key();  // owned: subject_public_key() hands out a raw pointer
     auto report = store.read([&](const store::Reader& r) { return ca::verify_audit_log(r, *key); });
     const std::string signed_by = fmt::format("{} (SHA-256 {})", ca::to_rfc4514(signer->subject_dn()),
                                               ca::sha256_hex(signer->BER_encode()));
