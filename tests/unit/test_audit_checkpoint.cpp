@@ -45,7 +45,7 @@ struct CheckpointFixture : test::IssuerFixture {
         return *c;
     }
     ca::AuditReport verify() {
-        auto key = identity.certificate.subject_public_key();
+        auto key = identity.certificate.load_subject_public_key();
         return store.read([&](const store::Reader& r) { return ca::verify_audit_log(r, *key); });
     }
     int64_t head() { return store.read([](const store::Reader& r) { return r.audit_head().seq; }); }
