@@ -57,6 +57,17 @@ def say(line):
     sys.stdout.flush()
 
 
+def get_status(conn, path):
+    """GET `path` on a fresh connection, read the whole answer, close; the status."""
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
 def first_line(data):
     return data.split(b"\r\n", 1)[0].decode(errors="replace") if data else ""
 
@@ -256,14 +267,7 @@ class ServedUnderLoad(TempDirTestCase):
             return hub_caller.request("POST", "/v1/certificates", issue_body)[0]
 
         def fetch_crl():
-            conn = http.client.HTTPConnection("127.0.0.1", ca.public_port, timeout=QUEUE_WAIT)
-            try:
-                conn.request("GET", "/crl")
-                response = conn.getresponse()
-                response.read()
-                return response.status
-            finally:
-                conn.close()
+            return get_status(http.client.HTTPConnection("127.0.0.1", ca.public_port, timeout=QUEUE_WAIT), "/crl")
 
         self.assertEqual(issue(), 201)
         self.assertEqual(fetch_crl(), 200)
@@ -448,24 +452,10 @@ class SlowlorisFromOneAddressTest(TempDirTestCase):
         tls = ca.context()
 
         def healthz():
-            conn = http.client.HTTPSConnection("127.0.0.1", ca.api_port, context=tls, timeout=8)
-            try:
-                conn.request("GET", "/healthz")
-                response = conn.getresponse()
-                response.read()
-                return response.status
-            finally:
-                conn.close()
+            return get_status(http.client.HTTPSConnection("127.0.0.1", ca.api_port, context=tls, timeout=8), "/healthz")
 
         def crl():
-            conn = http.client.HTTPConnection("127.0.0.1", ca.public_port, timeout=8)
-            try:
-                conn.request("GET", "/crl")
-                response = conn.getresponse()
-                response.read()
-                return response.status
-            finally:
-                conn.close()
+            return get_status(http.client.HTTPConnection("127.0.0.1", ca.public_port, timeout=8), "/crl")
 
         def latencies(rounds):
             """The legitimate client, from 127.0.0.1: the slowest of `rounds` requests to each."""
