@@ -314,16 +314,27 @@ void ApiService::bind(const Endpoint& api, const Endpoint& downloads) {
 }
 
 void ApiService::run() {
+    running_ = true;
+    if (stop_requested_) {
+        running_ = false;
+        return;
+    }
     std::thread public_thread([this] { public_.listen_after_bind(); });
     api_->listen_after_bind();
     public_thread.join();
+    running_ = false;
 }
 
 void ApiService::stop() {
     // httplib lets each worker finish its connection, and an idle one waits for a request that
     // would not be served any more: close idle connections now.
+    stop_requested_ = true;
     api_deadlines_.drain();
     public_deadlines_.drain();
+    // run() has begun: wait (at most 5 s) until both listen loops run, or stop() is lost.
+    for (int i = 0; i < 500 && running_ && !(api_->is_running() && public_.is_running()); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
     if (api_) api_->stop();
     public_.stop();
 }

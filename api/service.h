@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <functional>
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -93,6 +94,10 @@ private:
 
     HttpSettings settings_;
     Metrics& metrics_;
+    // A stop that comes while run() is starting its listen loops must not be lost: httplib's
+    // stop() does nothing before a loop runs.
+    std::atomic<bool> running_{false};
+    std::atomic<bool> stop_requested_{false};
     // Before the servers: their connections report to these until the last one is closed.
     ConnectionDeadlines api_deadlines_;
     ConnectionDeadlines public_deadlines_;
