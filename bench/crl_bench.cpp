@@ -125,7 +125,7 @@ int bench_crl(const CrlOptions& o) {
     }
     // Revoked rows written straight into the store: what a CRL is built from.
     {
-        auto db = store::Database::open(o.dir / "issuer.db", false);
+        auto db = store::Database::open_sqlite(o.dir / "issuer.db", false);
         store::Transaction transaction(db);
         auto insert = db.prepare(
             "INSERT INTO certificates (serial, profile, subject, common_name, spki_sha256, fingerprint_sha256, "
@@ -203,7 +203,7 @@ int bench_crl(const CrlOptions& o) {
 
 int bench_fill(FillOptions o) {
     if (!std::filesystem::exists(o.store)) throw std::runtime_error("no store at " + o.store.string());
-    auto db = store::Database::open(o.store, false);
+    auto db = store::Database::open_sqlite(o.store, false);
     if (o.until > 0) {
         auto held = db.prepare("SELECT count(*) FROM certificates");
         held.step();

@@ -272,7 +272,7 @@ int bench_startup(const StartupOptions& o) {
 }
 
 int bench_check_stored(const std::filesystem::path& store, const std::filesystem::path& serials) {
-    auto db = store::Database::open(store, false);
+    auto db = store::Database::open_sqlite(store, false);
     auto lookup = db.prepare("SELECT count(*) FROM certificates WHERE serial = ?1");
     std::ifstream in(serials);
     std::string line;

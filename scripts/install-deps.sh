@@ -6,7 +6,7 @@ set -euo pipefail
 
 build_packages=(
   g++ meson ninja-build pkg-config
-  libbotan-2-dev libsqlite3-dev libcpp-httplib-dev libssl-dev libcli11-dev libfmt-dev
+  libbotan-2-dev libsqlite3-dev libpq-dev libcpp-httplib-dev libssl-dev libcli11-dev libfmt-dev
   doctest-dev nlohmann-json3-dev
   openssl ca-certificates
 )

@@ -57,7 +57,10 @@ bool Reader::principal_exists(const std::string& principal) const {
 }
 
 void Writer::grant_access(const AccessGrant& g) {
-    db_.prepare(fmt::format("INSERT OR REPLACE INTO access_list ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    db_.prepare(fmt::format("INSERT INTO access_list ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6) "
+                            "ON CONFLICT (fingerprint_sha256) DO UPDATE SET serial = excluded.serial, "
+                            "principal = excluded.principal, role = excluded.role, "
+                            "granted_at = excluded.granted_at, granted_by = excluded.granted_by",
                             grant_columns))
         .bind(1, g.fingerprint_sha256)
         .bind(2, g.serial)

@@ -133,7 +133,7 @@ int64_t Writer::insert_certificate(const CertificateRecord& record) {
         "INSERT INTO certificates (serial, profile, subject, common_name, product_key, "
         "device_key, asset_id, spki_sha256, fingerprint_sha256, not_before, not_after, "
         "issued_at, requester, der) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
-        "?13, ?14)");
+        "?13, ?14) RETURNING id");
     statement.bind(1, record.serial)
         .bind(2, record.profile)
         .bind(3, record.subject)
@@ -148,10 +148,11 @@ int64_t Writer::insert_certificate(const CertificateRecord& record) {
         .bind(12, record.issued_at)
         .bind(13, record.requester)
         .bind(14, record.der);
+    statement.step();
+    const int64_t id = statement.integer(0);
     statement.run();
-    const int64_t id = db_.last_insert_rowid();
-    db_.prepare("INSERT OR IGNORE INTO key_bindings (spki_sha256, profile, device_key, common_name) "
-                "VALUES (?1, ?2, ?3, ?4)")
+    db_.prepare("INSERT INTO key_bindings (spki_sha256, profile, device_key, common_name) "
+                "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (spki_sha256) DO NOTHING")
         .bind(1, record.spki_sha256)
         .bind(2, record.profile)
         .bind(3, record.device_key)

@@ -116,4 +116,27 @@ bool Writer::claim_device(const std::string& device_key, const std::string& owne
     return db_.changes() == 1;
 }
 
+std::optional<std::pair<std::string, int64_t>> Reader::lease(const std::string& name) const {
+    auto statement = db_.prepare("SELECT holder, expires_at_ms FROM leases WHERE name = ?1");
+    statement.bind(1, name);
+    if (!statement.step()) return std::nullopt;
+    return std::pair{statement.text(0), statement.integer(1)};
+}
+
+bool Writer::take_lease(const std::string& name, const std::string& holder,
+                        std::chrono::milliseconds now, std::chrono::milliseconds ttl) {
+    // Writers run one at a time (Connection::begin_write): the read and the write below see
+    // the same row.
+    auto current = lease(name);
+    if (current && current->first != holder && current->second > now.count()) return false;
+    db_.prepare("INSERT INTO leases (name, holder, expires_at_ms) VALUES (?1, ?2, ?3) "
+                "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
+                "expires_at_ms = excluded.expires_at_ms")
+        .bind(1, name)
+        .bind(2, holder)
+        .bind(3, static_cast<int64_t>((now + ttl).count()))
+        .run();
+    return true;
+}
+
 }  // namespace edgeca::store

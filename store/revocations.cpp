@@ -31,7 +31,7 @@ bool Writer::revoke_certificate(int64_t id, Time at, int reason, const std::stri
             .run();
     }
     db_.prepare("INSERT INTO meta (key, value) VALUES (?1, '1') "
-                "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+                "ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(meta.value AS BIGINT) + 1 AS TEXT)")
         .bind(1, revocation_counter_key)
         .run();
     return true;
@@ -43,9 +43,10 @@ int64_t Reader::revocation_counter() const {
 }
 
 void Reader::each_revoked_entry(Time now, const std::function<void(RevokedEntry&&)>& visit) const {
-    auto statement = db_.prepare(
-        "SELECT serial, revoked_at, revocation_reason FROM certificates INDEXED BY certificates_revoked "
-        "WHERE revoked_at IS NOT NULL AND not_after >= ?1 ORDER BY revoked_at");
+    auto statement = db_.prepare(fmt::format(
+        "SELECT serial, revoked_at, revocation_reason FROM certificates {} "
+        "WHERE revoked_at IS NOT NULL AND not_after >= ?1 ORDER BY revoked_at",
+        db_.index_hint("certificates_revoked")));
     statement.bind(1, now);
     while (statement.step()) {
         auto serial = statement.blob_view(0);

@@ -34,41 +34,104 @@ std::optional<Role> role_from_string(const std::string& text) {
     return std::nullopt;
 }
 
+bool is_postgresql_url(std::string_view location) {
+    return location.starts_with("postgresql://") || location.starts_with("postgres://");
+}
+
+std::string redact_url(std::string_view url) {
+    // postgresql://user:password@host/... → postgresql://user:***@host/...
+    auto scheme = url.find("://");
+    if (scheme == std::string_view::npos) return std::string(url);
+    auto at = url.find('@', scheme + 3);
+    auto slash = url.find('/', scheme + 3);
+    if (at == std::string_view::npos || (slash != std::string_view::npos && at > slash)) {
+        std::string text(url);
+        auto password = text.find("password=");
+        if (password != std::string::npos) {
+            auto end = text.find('&', password);
+            text.replace(password + 9, end == std::string::npos ? std::string::npos : end - password - 9, "***");
+        }
+        return text;
+    }
+    auto colon = url.find(':', scheme + 3);
+    if (colon == std::string_view::npos || colon > at) return std::string(url);
+    return fmt::format("{}:***{}", url.substr(0, colon), url.substr(at));
+}
+
+std::string StoreLocation::describe() const { return on_server() ? redact_url(url) : file.string(); }
+
+namespace {
+
+// The password of a PostgreSQL store comes from libpq's usual places, never a URL that ends up
+// in a command line, a log or a configuration file that others read.
+Database connect(const std::string& url) {
+    if (!is_postgresql_url(url)) {
+        throw StoreError(fmt::format("'{}' is not a PostgreSQL URL (postgresql://...)", redact_url(url)),
+                         StoreFailure::other);
+    }
+    if (redact_url(url) != url) {
+        throw StoreError(fmt::format("the store URL {} holds a password: put it in PGPASSWORD or a "
+                                     "passfile (~/.pgpass, PGPASSFILE) instead",
+                                     redact_url(url)),
+                         StoreFailure::other);
+    }
+    return Database::open_postgresql(url);
+}
+
+}  // namespace
+
+Store Store::create(const StoreLocation& location) {
+    if (!location.on_server()) return create(location.file);
+    Database db = connect(location.url);
+    if (!db.connection().empty()) {
+        throw StoreError(fmt::format("{} is not empty: a new store needs an empty database",
+                                     location.describe()),
+                         StoreFailure::exists);
+    }
+    migrate(db);
+    return Store(std::move(db));
+}
+
+Store Store::open(const StoreLocation& location) {
+    if (!location.on_server()) return open(location.file);
+    Database db = connect(location.url);
+    if (db.connection().empty()) {
+        throw StoreError(fmt::format("no store in {}: run 'edgeca init' or 'edgeca store migrate' "
+                                     "to make one",
+                                     location.describe()),
+                         StoreFailure::missing);
+    }
+    migrate(db);
+    return Store(std::move(db));
+}
+
 Store Store::create(const std::filesystem::path& path) {
     if (std::filesystem::exists(path)) {
         throw StoreError(fmt::format("a store already exists at {}", path.string()),
-                         SQLITE_CONSTRAINT);
+                         StoreFailure::exists);
     }
-    Database db = Database::open(path, true);
+    Database db = Database::open_sqlite(path, true);
     migrate(db);
     return Store(std::move(db));
 }
 
 Store Store::open(const std::filesystem::path& path) {
     if (!std::filesystem::exists(path)) {
-        throw StoreError(fmt::format("no store at {}", path.string()), SQLITE_CANTOPEN);
+        throw StoreError(fmt::format("no store at {}", path.string()), StoreFailure::missing);
     }
-    Database db = Database::open(path, false);
+    Database db = Database::open_sqlite(path, false);
     migrate(db);
     return Store(std::move(db));
 }
 
 int Store::schema_version() const {
     std::lock_guard lock(*mutex_);
-    auto statement = db_.prepare("PRAGMA user_version");
-    statement.step();
-    return static_cast<int>(statement.integer(0));
+    return db_.connection().schema_version();
 }
 
 std::string Store::integrity_check() const {
     std::lock_guard lock(*mutex_);
-    auto statement = db_.prepare("PRAGMA integrity_check");
-    std::string result;
-    while (statement.step()) {
-        if (!result.empty()) result += "; ";
-        result += statement.text(0);
-    }
-    return result;
+    return db_.connection().integrity_check();
 }
 
 }  // namespace edgeca::store

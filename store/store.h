@@ -1,4 +1,5 @@
-// store/store.h — the only door to a data directory's SQLite file: reads and atomic writes.
+// store/store.h — the only door to a store, a SQLite file or a PostgreSQL database: reads and
+// atomic writes.
 #pragma once
 
 #include <filesystem>
@@ -52,6 +53,8 @@ public:
         Time now) const;
 
     std::optional<std::string> meta(const std::string& key) const;
+    // Who holds the lease `name`, and until when (milliseconds since the epoch).
+    std::optional<std::pair<std::string, int64_t>> lease(const std::string& name) const;
 
     // Every revoked certificate still unexpired at `now`, in revocation order; the cost follows
     // the number of revoked entries (a covering index), not the certificates ever issued.
@@ -151,6 +154,20 @@ public:
     void record_idempotent_request(const std::string& requester, const std::string& key,
                                    const std::string& request_sha256, int64_t certificate_id,
                                    Time now);
+    // Takes or renews the lease `name` for `holder` until now + ttl; false while another holder's
+    // lease has not expired at `now`. Holders' clocks must agree to well within `ttl`.
+    bool take_lease(const std::string& name, const std::string& holder,
+                    std::chrono::milliseconds now, std::chrono::milliseconds ttl);
+};
+
+// Where a store is: a PostgreSQL database when `url` is set, else the SQLite `file`.
+struct StoreLocation {
+    std::filesystem::path file;
+    std::string url;
+
+    bool on_server() const { return !url.empty(); }
+    // The file, or the URL without a password.
+    std::string describe() const;
 };
 
 class Store {
@@ -159,6 +176,11 @@ public:
     static Store create(const std::filesystem::path& path);
     // Opens an existing store file and brings its schema up to date.
     static Store open(const std::filesystem::path& path);
+    // The same for either engine. A PostgreSQL store is created in an empty database (one
+    // holding an edgeca store already is refused); opening one brings its schema up to date,
+    // one node at a time.
+    static Store create(const StoreLocation& location);
+    static Store open(const StoreLocation& location);
 
     Store(Store&&) = default;
 
@@ -189,8 +211,13 @@ public:
     }
 
     int schema_version() const;
+    // The SQLite file; empty for a store on a server.
     const std::filesystem::path& path() const { return db_.path(); }
-    // PRAGMA integrity_check; "ok" when the file is sound.
+    // "sqlite" or "postgresql".
+    std::string_view engine() const { return db_.connection().engine(); }
+    // The file, or the server and database (without a password).
+    std::string describe() const { return db_.describe(); }
+    // "ok" when the engine finds the store sound (SQLite's integrity_check).
     std::string integrity_check() const;
 
 private:
@@ -198,10 +225,10 @@ private:
 
     class ReadScope {
     public:
-        explicit ReadScope(const Database& db) : db_(db) { db_.exec("BEGIN DEFERRED"); }
+        explicit ReadScope(const Database& db) : db_(db) { db_.connection().begin_read(); }
         ~ReadScope() {
             try {
-                db_.exec("COMMIT");
+                db_.connection().commit();
             } catch (const StoreError&) {
             }
         }

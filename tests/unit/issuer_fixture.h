@@ -1,5 +1,5 @@
 // tests/unit/issuer_fixture.h — a root, an issuing CA certified by it and an engine over a real
-// SQLite store in a temporary directory, standing at a fixed instant.
+// store (SQLite in a temporary directory, or a PostgreSQL database: see fresh_store), standing at a fixed instant.
 #pragma once
 
 #include <botan/pkcs8.h>
@@ -16,7 +16,8 @@ struct IssuerFixture {
     TempDir dir;
     ca::FixedClock clock{ca::Time(std::chrono::sys_days(std::chrono::year(2026) / 11 / 25))};
     store::Store root_store = store::Store::create(dir / "root.db");
-    store::Store store = store::Store::create(dir / "issuer.db");
+    store::StoreLocation store_location = fresh_store_location(dir, "issuer.db");
+    store::Store store = store::Store::create(store_location);
     std::shared_ptr<Botan::Private_Key> issuer_key = fresh_rsa_key();
     ca::IssuerIdentity identity = make_identity();
     ca::IssuancePolicy policy = default_policy();

@@ -29,6 +29,9 @@ struct GatewayFixture : test::IssuerFixture {
 
 }  // namespace
 
+// Every case here runs on each store engine (see fresh_store).
+TEST_SUITE_BEGIN("store");
+
 TEST_CASE("paramsData sorts query parameters by name and appends the body") {
     CHECK(ca::enos_params_data({{"k3", "v3"}, {"k1", "v1"}, {"k2", "v2"}}, "{\"a\":1}") == "k1v1k2v2k3v3{\"a\":1}");
     CHECK(ca::enos_params_data({}, "") == "");
@@ -148,3 +151,5 @@ TEST_CASE("a call that acts is claimed once; a repeat gets the first answer, on 
     });
     CHECK_FALSE(f.store.read([&](const store::Reader& r) { return r.enos_call(call.signature_sha256); }).has_value());
 }
+
+TEST_SUITE_END();

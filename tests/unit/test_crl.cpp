@@ -33,6 +33,9 @@ std::vector<int> reasons(const Botan::X509_CRL& crl) {
 
 }  // namespace
 
+// Every case here runs on each store engine (see fresh_store).
+TEST_SUITE_BEGIN("store");
+
 TEST_CASE("a CRL carries number, dates, AKI and per entry the revocation date and reason") {
     test::IssuerFixture f;
     crl::CrlBuilder builder(f.identity.certificate, *f.issuer_key);
@@ -118,7 +121,7 @@ TEST_CASE("sign_crl takes entries from the store, numbers only grow, old DER is 
     CHECK(sign().number == 2);
     CHECK(sign().number == 3);
     // Only the newest two keep their DER; every number stays recorded.
-    auto kept = store::Database::open(f.dir / "issuer.db", false);
+    auto kept = test::raw_database(f.store_location);
     auto count = kept.prepare("SELECT count(*), count(der) FROM crls");
     count.step();
     CHECK(count.integer(0) == 3);
@@ -173,3 +176,5 @@ TEST_CASE("the publisher shares one CRL among a burst, and refreshes before next
     restarted.start();
     CHECK(restarted.current()->number == 4);
 }
+
+TEST_SUITE_END();

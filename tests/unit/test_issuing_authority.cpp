@@ -54,6 +54,9 @@ void validate_path(test::IssuerFixture& f, const Botan::X509_Certificate& leaf, 
 
 }  // namespace
 
+// Every case here runs on each store engine (see fresh_store).
+TEST_SUITE_BEGIN("store");
+
 TEST_CASE("a hub gets an edge certificate for a registered device, with exactly the edge profile") {
     test::IssuerFixture f;
     f.register_device("SN-1");
@@ -547,3 +550,5 @@ TEST_CASE("a hub renews only its own certificates and hub certificates for its o
     renew.renewal_of = edge.record.serial;
     CHECK_NOTHROW(f.authority.issue(a, renew));
 }
+
+TEST_SUITE_END();

@@ -29,6 +29,9 @@ struct RevocationFixture : test::IssuerFixture {
 
 }  // namespace
 
+// Every case here runs on each store engine (see fresh_store).
+TEST_SUITE_BEGIN("store");
+
 TEST_CASE("reason names are RFC 5280's") {
     CHECK(ca::reason_code("keyCompromise") == 1);
     CHECK(ca::reason_code("cessationOfOperation") == 5);
@@ -167,3 +170,5 @@ TEST_CASE("revoking a hub's certificate revokes every credential granted to its 
     CHECK_FALSE(f.access.caller_for_certificate(minted.record.fingerprint_sha256));
     CHECK_FALSE(f.access.caller_for_certificate(renewed.record.fingerprint_sha256));
 }
+
+TEST_SUITE_END();

@@ -3,6 +3,9 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
+#include <thread>
+
 #include "store/schema.h"
 #include "store/store.h"
 #include "tests/unit/test_support.h"
@@ -54,6 +57,11 @@ std::string pragma(const std::filesystem::path& path, const char* name) {
     return value;
 }
 
+std::string fmt_fingerprint(int node, int i) {
+    std::string hex = std::to_string(node * 1000 + i);
+    return std::string(64 - hex.size(), 'f') + hex;
+}
+
 }  // namespace
 
 TEST_CASE("a new store is at the current schema version, in WAL mode, marked as edgeca's") {
@@ -88,9 +96,11 @@ TEST_CASE("a store written by a newer schema is refused rather than misread") {
                          store::StoreError);
 }
 
+TEST_SUITE_BEGIN("store");
+
 TEST_CASE("a serial number is recorded at most once: the database refuses a second row") {
     test::TempDir dir;
-    auto s = store::Store::create(dir / "t.db");
+    auto s = test::fresh_store(dir, "t.db");
     s.write([](store::Writer& w) { w.insert_certificate(sample_record(1, std::string(64, '1'))); });
     try {
         s.write([](store::Writer& w) {
@@ -105,7 +115,7 @@ TEST_CASE("a serial number is recorded at most once: the database refuses a seco
 
 TEST_CASE("a write that throws leaves nothing behind") {
     test::TempDir dir;
-    auto s = store::Store::create(dir / "t.db");
+    auto s = test::fresh_store(dir, "t.db");
     CHECK_THROWS(s.write([](store::Writer& w) {
         w.insert_certificate(sample_record(7, std::string(64, '7')));
         w.append_audit({"cli:test", "issue", "40", "", "ok", ""});
@@ -117,7 +127,7 @@ TEST_CASE("a write that throws leaves nothing behind") {
 
 TEST_CASE("certificates are found by serial, id and fingerprint, and filtered by status") {
     test::TempDir dir;
-    auto s = store::Store::create(dir / "t.db");
+    auto s = test::fresh_store(dir, "t.db");
     int64_t id = s.write([](store::Writer& w) {
         return w.insert_certificate(sample_record(9, std::string(64, '9')));
     });
@@ -140,6 +150,64 @@ TEST_CASE("certificates are found by serial, id and fingerprint, and filtered by
         return r.certificate_by_fingerprint(std::string(64, '9'));
     }));
 }
+
+TEST_CASE("two connections on one store behave as one: serials unique, one audit chain, CRL numbers once") {
+    // Each connection stands for a node; each thread writes through its own.
+    test::TempDir dir;
+    auto location = test::fresh_store_location(dir, "t.db");
+    { auto created = store::Store::create(location); }
+    constexpr int nodes = 3;
+    constexpr int writes = 40;
+    std::vector<store::Store> stores;
+    for (int n = 0; n < nodes; ++n) stores.push_back(store::Store::open(location));
+    std::atomic<int> duplicates{0};
+    std::atomic<int> crl_refusals{0};
+    std::vector<std::thread> threads;
+    for (int n = 0; n < nodes; ++n) {
+        threads.emplace_back([&, n] {
+            for (int i = 0; i < writes; ++i) {
+                auto record = sample_record(static_cast<uint8_t>(i), fmt_fingerprint(n, i));
+                record.serial = {0x40, static_cast<uint8_t>(n), static_cast<uint8_t>(i)};
+                stores[n].write([&](store::Writer& w) {
+                    w.insert_certificate(record);
+                    w.append_audit({"node-" + std::to_string(n), "issue", "40", "", "ok", ""});
+                });
+                // Every node tries to use the same serial once: only one succeeds.
+                try {
+                    stores[n].write([&](store::Writer& w) {
+                        auto shared = sample_record(static_cast<uint8_t>(i), fmt_fingerprint(n + 100, i));
+                        shared.serial = {0x7f, static_cast<uint8_t>(i)};
+                        w.insert_certificate(shared);
+                    });
+                } catch (const store::StoreError& e) {
+                    if (e.constraint_violation()) ++duplicates;
+                }
+                // Every node tries to publish CRL number i + 1: only one succeeds.
+                try {
+                    stores[n].write([&](store::Writer& w) {
+                        w.insert_crl({.number = i + 1, .this_update = store::Time(1000s),
+                                      .next_update = store::Time(2000s), .entries = 0,
+                                      .revocations = 0, .der = {0x30, 0x00}},
+                                     5);
+                    });
+                } catch (const store::StoreError& e) {
+                    if (e.constraint_violation()) ++crl_refusals;
+                }
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    CHECK(duplicates == (nodes - 1) * writes);
+    CHECK(crl_refusals == (nodes - 1) * writes);
+    auto& any = stores[0];
+    CHECK(any.read([](const store::Reader& r) { return r.certificate_count(); }) == nodes * writes + writes);
+    auto chain = any.read([](const store::Reader& r) { return r.verify_audit_chain(); });
+    CHECK(chain.intact);
+    CHECK(chain.entries == nodes * writes);
+    CHECK(any.read([](const store::Reader& r) { return r.last_crl_number(); }) == writes);
+}
+
+TEST_SUITE_END();
 
 TEST_CASE("the audit chain verifies, and an edited, deleted or reordered entry is detected") {
     test::TempDir dir;
@@ -193,7 +261,7 @@ TEST_CASE("migrating a version 4 store binds each key to its first certificate a
     test::TempDir dir;
     auto path = dir / "old.db";
     {
-        auto db = store::Database::open(path, true);
+        auto db = store::Database::open_sqlite(path, true);
         store::migrate(db, 4);
         db.exec("INSERT INTO certificates (serial, profile, subject, common_name, device_key, spki_sha256, "
                 "fingerprint_sha256, not_before, not_after, issued_at, requester, der) VALUES "
@@ -218,7 +286,7 @@ TEST_CASE("migrating a version 5 store gives the devices hubs registered their o
     test::TempDir dir;
     auto path = dir / "old.db";
     {
-        auto db = store::Database::open(path, true);
+        auto db = store::Database::open_sqlite(path, true);
         store::migrate(db, 5);
         db.exec("INSERT INTO products (product_key, name, max_validity_days, certificate_auth, created_at, "
                 "created_by) VALUES ('P1', '', 730, 1, 0, 'cli:root')");

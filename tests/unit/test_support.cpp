@@ -8,8 +8,15 @@
 
 #include <map>
 
-#include "ca/errors.h"
+#include <libpq-fe.h>
+
+#include <atomic>
+#include <cstdlib>
 #include <mutex>
+#include <stdexcept>
+#include <unistd.h>
+
+#include "ca/errors.h"
 
 namespace edgeca::test {
 
@@ -22,6 +29,34 @@ TempDir::TempDir() {
     auto base = std::filesystem::temp_directory_path();
     path_ = base / ("edgeca-unit-" + Botan::hex_encode(rng().random_vec(8), false));
     std::filesystem::create_directories(path_);
+}
+
+store::StoreLocation fresh_store_location(const TempDir& dir, const std::string& name) {
+    const char* server = std::getenv("EDGECA_TEST_STORE_URL");
+    if (server == nullptr || *server == '\0') return {.file = dir / name};
+    static std::atomic<int> counter{0};
+    std::string database = "edgeca_unit_" + std::to_string(::getpid()) + "_" + std::to_string(++counter);
+    PGconn* conn = PQconnectdb(server);
+    PGresult* result = PQexec(conn, ("CREATE DATABASE " + database).c_str());
+    bool created = PQresultStatus(result) == PGRES_COMMAND_OK;
+    std::string error = PQerrorMessage(conn);
+    PQclear(result);
+    PQfinish(conn);
+    if (!created) throw std::runtime_error("cannot create a test database on " + std::string(server) + ": " + error);
+    std::string url(server);
+    auto query = url.find('?');
+    auto slash = url.rfind('/', query == std::string::npos ? std::string::npos : query);
+    url.replace(slash + 1, (query == std::string::npos ? url.size() : query) - slash - 1, database);
+    return {.url = url};
+}
+
+store::Store fresh_store(const TempDir& dir, const std::string& name) {
+    return store::Store::create(fresh_store_location(dir, name));
+}
+
+store::Database raw_database(const store::StoreLocation& location) {
+    return location.on_server() ? store::Database::open_postgresql(location.url)
+                                : store::Database::open_sqlite(location.file, false);
 }
 
 TempDir::~TempDir() {

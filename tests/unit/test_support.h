@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "store/store.h"
+
 namespace edgeca::test {
 
 Botan::RandomNumberGenerator& rng();
@@ -29,6 +31,14 @@ public:
 private:
     std::filesystem::path path_;
 };
+
+// Where a new, empty store for one test goes: a SQLite file `name` in `dir`, or, when the
+// environment names a PostgreSQL server (EDGECA_TEST_STORE_URL, a URL of one of its databases),
+// a new database of its own on that server. The store tests (doctest suite "store") run on both.
+store::StoreLocation fresh_store_location(const TempDir& dir, const std::string& name);
+store::Store fresh_store(const TempDir& dir, const std::string& name);
+// A plain connection to a store, for a test to look at what the store API does not show.
+store::Database raw_database(const store::StoreLocation& location);
 
 // RSA keys are cached per (bits, exponent) for the run: generating them dominates test time.
 const Botan::Private_Key& rsa_key(size_t bits = 2048, size_t exponent = 65537);
