@@ -5,8 +5,8 @@
 
 namespace edgeca::api {
 
-Metrics::Metrics()
-    : bounds_{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}, buckets_(bounds_.size(), 0) {}
+Metrics::Metrics(std::string node)
+    : node_(std::move(node)), bounds_{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5}, buckets_(bounds_.size(), 0) {}
 
 void Metrics::issued(const std::string& profile, std::chrono::duration<double> latency) {
     std::lock_guard lock(mutex_);
@@ -33,6 +33,37 @@ void Metrics::add_gauge(std::string name, std::string help, std::function<double
     std::lock_guard lock(mutex_);
     gauges_.push_back({std::move(name), std::move(help), std::move(read)});
 }
+
+namespace {
+
+// Adds node="<node>" to every sample line of an exposition: `name value` or `name{...} value`.
+std::string with_node_label(const std::string& exposition, const std::string& node) {
+    const std::string label = fmt::format("node=\"{}\"", node);
+    std::string out;
+    out.reserve(exposition.size() + exposition.size() / 4);
+    size_t start = 0;
+    while (start < exposition.size()) {
+        size_t end = exposition.find('\n', start);
+        if (end == std::string::npos) end = exposition.size();
+        std::string_view line(exposition.data() + start, end - start);
+        if (!line.empty() && line[0] != '#') {
+            size_t brace = line.find('{');
+            size_t space = line.find(' ');
+            if (brace != std::string_view::npos && brace < space) {
+                out.append(line.substr(0, brace + 1)).append(label).append(",").append(line.substr(brace + 1));
+            } else {
+                out.append(line.substr(0, space)).append("{").append(label).append("}").append(line.substr(space));
+            }
+        } else {
+            out.append(line);
+        }
+        out.push_back('\n');
+        start = end + 1;
+    }
+    return out;
+}
+
+}  // namespace
 
 std::string Metrics::render() const {
     std::lock_guard lock(mutex_);
@@ -67,7 +98,7 @@ std::string Metrics::render() const {
         out += fmt::format("# HELP {} {}\n# TYPE {} gauge\n{} {}\n", gauge.name, gauge.help,
                            gauge.name, gauge.name, gauge.read());
     }
-    return out;
+    return with_node_label(out, node_);
 }
 
 }  // namespace edgeca::api

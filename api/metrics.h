@@ -12,7 +12,8 @@ namespace edgeca::api {
 
 class Metrics {
 public:
-    Metrics();
+    // Every series carries the label node="<node>", so that the nodes of one CA can be told apart.
+    explicit Metrics(std::string node = "edgeca");
 
     void issued(const std::string& profile, std::chrono::duration<double> latency);
     void refused(const std::string& reason);
@@ -23,6 +24,7 @@ public:
     std::string render() const;
 
 private:
+    std::string node_;
     mutable std::mutex mutex_;
     std::map<std::string, uint64_t> issued_;
     std::map<std::string, uint64_t> refused_;

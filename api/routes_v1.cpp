@@ -324,6 +324,8 @@ void add_download_routes(httplib::Server& server, Engine& engine, bool with_stat
             const auto& issuer = engine.authority.issuer().certificate;
             write_json(res, 200,
                        {{"status", "ok"},
+                        {"node", engine.node},
+                        {"store", std::string(engine.store.engine())},
                         {"issuer", ca::to_rfc4514(issuer.subject_dn())},
                         {"issuer_not_after", ca::to_rfc3339(ca::to_time(issuer.not_after()))},
                         {"last_issued_at", last ? json(ca::to_rfc3339(*last)) : json(nullptr)}});

@@ -54,6 +54,7 @@ struct Engine {
     ca::DeviceRegistry& registry;
     ca::AccessControl& access;
     Metrics& metrics;
+    std::string node = "edgeca";  // this node's name, for /healthz
 };
 
 // Runs `body` for a request: fills the caller from the client certificate (a certificate that

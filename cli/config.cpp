@@ -5,12 +5,16 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <unistd.h>
+
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <map>
 
 #include "ca/errors.h"
 #include "ca/files.h"
+#include "store/database.h"
 
 namespace edgeca::cli {
 namespace {
@@ -161,6 +165,19 @@ const std::map<std::string, Setter>& setters() {
         t["enos.timestamp_window"] = [](ServiceConfig& c, const Reader& r) {
             c.enos.timestamp_window = r.duration(seconds(5), hours(1));
         };
+        t["crl.signer_lease"] = [](ServiceConfig& c, const Reader& r) {
+            c.crl.signer_lease = r.duration(seconds(3), hours(1));
+        };
+        t["store.url"] = [](ServiceConfig& c, const Reader& r) {
+            c.store.url = r.string();
+            if (!c.store.url.empty() && !store::is_postgresql_url(c.store.url)) {
+                invalid(r.source, r.key(), "must be a PostgreSQL URL (postgresql://...) or empty for SQLite");
+            }
+            if (store::redact_url(c.store.url) != c.store.url) {
+                invalid(r.source, r.key(), "holds a password: put it in PGPASSWORD or a passfile instead");
+            }
+        };
+        t["node.name"] = [](ServiceConfig& c, const Reader& r) { c.node.name = r.string(); };
         t["crl.history"] = [](ServiceConfig& c, const Reader& r) { c.crl.history = static_cast<int>(r.integer(1, 100000)); };
         return t;
     }();
@@ -228,6 +245,20 @@ ServiceConfig parse_config(std::istream& in, const std::string& source) {
     }
     check_consistency(config, source);
     return config;
+}
+
+std::string effective_store_url(const ServiceConfig& config) {
+    const char* url = std::getenv("EDGECA_STORE_URL");
+    return url != nullptr && *url != '\0' ? std::string(url) : config.store.url;
+}
+
+std::string effective_node_name(const ServiceConfig& config) {
+    const char* name = std::getenv("EDGECA_NODE_NAME");
+    if (name != nullptr && *name != '\0') return name;
+    if (!config.node.name.empty()) return config.node.name;
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) == 0 && host[0] != '\0') return host;
+    return "edgeca";
 }
 
 void apply_default_urls(ServiceConfig& config, std::optional<int> public_port) {
@@ -311,6 +342,20 @@ allowed_domains = ["localhost"]
 # The root CRL (edgeca root-crl install, served at /root.crl) is signed offline: warn this long
 # before its nextUpdate, so that there is time for a ceremony.
 # root_warn_before = "14d"
+# With several nodes on one store, one at a time signs CRLs under a lease this long; another
+# takes over at most this long (plus a third of it) after the signer dies.
+# signer_lease = "30s"
+
+[store]
+# Empty: the SQLite file issuer.db in this directory, for one node. A PostgreSQL URL for a store
+# that several nodes share (docs/scaling.md); the password comes from PGPASSWORD or a passfile,
+# never this file. EDGECA_STORE_URL overrides it.
+# url = "postgresql://edgeca@db1.example.com:5432,db2.example.com:5432/edgeca?target_session_attrs=read-write"
+
+[node]
+# This node's name in /healthz, /metrics and logs; the host name by default. EDGECA_NODE_NAME
+# overrides it.
+# name = "ca-1"
 
 [enos]
 # The EnOS-compatible API (docs/enos-compat.md).

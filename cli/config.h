@@ -28,6 +28,23 @@ struct CrlSettings {
     std::chrono::seconds cache_max_age{60};
     // The installed root CRL: a warning (log and metric) starts this long before its nextUpdate.
     std::chrono::seconds root_warn_before{std::chrono::days(14)};
+    // With several nodes on one store, one node at a time signs CRLs, holding a lease this long
+    // that it renews at a third of it; when it dies, another node takes over at most this long
+    // (plus one renewal interval) later.
+    std::chrono::seconds signer_lease{30};
+};
+
+struct StoreSettings {
+    // A PostgreSQL URL (postgresql://user@host:port/db, several hosts allowed, no password: it
+    // comes from PGPASSWORD or a passfile) for a store that several nodes share. Empty: the SQLite
+    // file issuer.db in the data directory. The environment variable EDGECA_STORE_URL overrides it.
+    std::string url;
+};
+
+struct NodeSettings {
+    // This node's name in /healthz, /metrics, logs and leases. Empty: the host name. The
+    // environment variable EDGECA_NODE_NAME overrides it.
+    std::string name;
 };
 
 struct EnosConfig {
@@ -60,7 +77,14 @@ struct ServiceConfig {
     ca::IssuancePolicy policy;
     CrlSettings crl;
     EnosConfig enos;
+    StoreSettings store;
+    NodeSettings node;
 };
+
+// The store URL in force: EDGECA_STORE_URL if set, else the configuration's; empty for SQLite.
+std::string effective_store_url(const ServiceConfig& config);
+// This node's name: EDGECA_NODE_NAME if set, else the configuration's, else the host name.
+std::string effective_node_name(const ServiceConfig& config);
 
 // Reads a TOML file (CLI11's reader) over the defaults. Unknown keys, wrong types and values
 // out of range are refused with Error(bad_input, "config_invalid") naming the file and key.

@@ -69,7 +69,7 @@ int parse_reason(const std::string& name) {
 
 int run_init(const Options& o) {
     IssuerDirectory d{o.dir};
-    for (const auto& file : {d.key(), d.store(), d.csr()}) {
+    for (const auto& file : {d.key(), d.store(), d.csr()}) {  // a PostgreSQL store must be empty
         if (std::filesystem::exists(file)) {
             throw ca::Error(ca::ErrorKind::conflict, "issuer_exists",
                             fmt::format("{} already holds an issuing CA ({}); it is never replaced",
@@ -83,7 +83,8 @@ int run_init(const Options& o) {
     Botan::System_RNG rng;
     std::cerr << "Generating the issuing CA's RSA-2048 key from the system RNG...\n";
     auto key = ca::generate_rsa_2048(rng);
-    auto store = store::Store::create(d.store());
+    const auto location = d.store_location(d.load_config(std::nullopt));
+    auto store = store::Store::create(location);
     ca::write_encrypted_key(d.key(), *key, passphrase, rng);
     auto csr = Botan::PKCS10_Request::create(*key, subject, Botan::Extensions(), "SHA-256", rng);
     auto spki = key->subject_public_key();
@@ -93,13 +94,19 @@ int run_init(const Options& o) {
     });
     ca::write_file_atomically(d.csr(), ca::encode_pem(csr.BER_encode(), "CERTIFICATE REQUEST"), 0644, true);
     if (!std::filesystem::exists(d.config())) {
-        ca::write_file_atomically(d.config(), default_config_text(), 0600, true);
+        std::string text = default_config_text();
+        if (location.on_server()) {
+            // Every later command, and every node given a copy of this directory, finds the store.
+            text.replace(text.find("[store]\n"), 8, fmt::format("[store]\nurl = \"{}\"\n", location.url));
+        }
+        ca::write_file_atomically(d.config(), text, 0600, true);
     }
     std::cout << fmt::format(
         "Issuing CA key and CSR created in {}\n"
         "  subject:      {}\n"
         "  CSR:          {}\n"
         "  private key:  {} (encrypted PKCS#8, mode 0600)\n"
+        "  store:        {} ({})\n"
         "  settings:     {}\n"
         "  key SHA-256:  {}\n"
         "Next: carry the CSR to the offline root and run\n"
@@ -107,7 +114,7 @@ int run_init(const Options& o) {
         "then bring issuer.pem and the root's root.pem back and run\n"
         "  edgeca install --dir {} --cert issuer.pem --root root.pem\n",
         o.dir.string(), ca::to_rfc4514(subject), d.csr().string(), d.key().string(),
-        d.config().string(), colon_hex(ca::sha256_hex(spki)), d.csr().string(), o.dir.string());
+        location.describe(), store.engine(), d.config().string(), colon_hex(ca::sha256_hex(spki)), d.csr().string(), o.dir.string());
     return exit_ok;
 }
 
@@ -231,7 +238,7 @@ int run_show(const Options& o) {
     auto record = store.read([&](const store::Reader& r) { return r.certificate_by_serial(serial.bytes()); });
     if (!record) {
         throw ca::Error(ca::ErrorKind::not_found, "certificate_not_found",
-                        fmt::format("no certificate with serial {} in {}", serial.hex(), d.store().string()));
+                        fmt::format("no certificate with serial {} in {}", serial.hex(), store.describe()));
     }
     print_certificate_details(*record, std::cout);
     return exit_ok;

@@ -17,7 +17,8 @@ void IssuerDirectory::require_initialised() const {
                                     "{} --subject ...' first",
                                     dir.string(), dir.string()));
     }
-    if (!std::filesystem::exists(key()) || !std::filesystem::exists(store())) {
+    const bool store_here = !store_location(load_config(std::nullopt)).on_server();
+    if (!std::filesystem::exists(key()) || (store_here && !std::filesystem::exists(store()))) {
         throw ca::Error(ca::ErrorKind::not_found, "not_initialised",
                         fmt::format("{} holds no issuing CA; run 'edgeca init --dir {}' first",
                                     dir.string(), dir.string()));
@@ -34,9 +35,15 @@ void IssuerDirectory::require_installed() const {
     }
 }
 
-store::Store IssuerDirectory::open_store() const {
+store::StoreLocation IssuerDirectory::store_location(const ServiceConfig& config) const {
+    return {.file = store(), .url = effective_store_url(config)};
+}
+
+store::Store IssuerDirectory::open_store() const { return open_store(load_config(std::nullopt)); }
+
+store::Store IssuerDirectory::open_store(const ServiceConfig& config) const {
     require_initialised();
-    return store::Store::open(store());
+    return store::Store::open(store_location(config));
 }
 
 ServiceConfig IssuerDirectory::load_config(

@@ -23,7 +23,7 @@ struct IssuerDirectory {
     std::filesystem::path certificate() const { return dir / "issuer.pem"; }
     std::filesystem::path root() const { return dir / "root.pem"; }
     std::filesystem::path chain() const { return dir / "chain.pem"; }
-    std::filesystem::path store() const { return dir / "issuer.db"; }
+    std::filesystem::path store() const { return dir / "issuer.db"; }  // the SQLite store
     std::filesystem::path config() const { return dir / "edgeca.toml"; }
     std::filesystem::path tls() const { return dir / "tls"; }
     std::filesystem::path crl() const { return dir / "crl"; }
@@ -34,7 +34,11 @@ struct IssuerDirectory {
     void require_initialised() const;
     void require_installed() const;
 
+    // Where the store is: EDGECA_STORE_URL, else [store] url of `config`, else issuer.db here.
+    store::StoreLocation store_location(const ServiceConfig& config) const;
+    // The store, as the directory's own configuration (or `config`) places it.
     store::Store open_store() const;
+    store::Store open_store(const ServiceConfig& config) const;
     // The configuration: `explicit_path` if given, else edgeca.toml in the directory if there,
     // else the defaults.
     ServiceConfig load_config(const std::optional<std::filesystem::path>& explicit_path) const;

@@ -249,13 +249,14 @@ int run_serve(const Options& o) {
     const auto public_endpoint = api::Endpoint::parse(config.public_listen);
 
     block_stop_signals();
-    auto store = d.open_store();
+    auto store = d.open_store(config);
+    const std::string node = effective_node_name(config);
     const std::string passphrase = read_passphrase(issuer_passphrase(o.passphrase_file), false);
     auto identity = d.load_identity(passphrase, config.signing_backend);
 
     ca::SystemClock clock;
     Botan::System_RNG rng;
-    api::Metrics metrics;
+    api::Metrics metrics(node);
     api::CredentialSlot credentials;
     api::HttpSettings http{config.max_body_bytes, config.threads, config.read_timeout,
                            config.keep_alive_timeout, config.request_timeout,
@@ -271,7 +272,7 @@ int run_serve(const Options& o) {
     ca::Revoker revoker(store, clock);
     ca::DeviceRegistry registry(store, clock, rng);
     ca::AccessControl access(store, clock, rng);
-    api::Engine engine{store, clock, authority, revoker, registry, access, metrics};
+    api::Engine engine{store, clock, authority, revoker, registry, access, metrics, node};
 
     std::unique_ptr<ca::ServiceCertificate> own_certificate;
     ca::ServiceCredentials current;
@@ -290,7 +291,8 @@ int run_serve(const Options& o) {
 
     crl::CrlPublisher publisher(store, clock, rng, identity.certificate, *identity.key, d.crl(),
                                 {config.crl.publish_delay, config.crl.validity,
-                                 config.crl.refresh_before, config.crl.history});
+                                 config.crl.refresh_before, config.crl.history, node,
+                                 config.crl.signer_lease});
     publisher.start();
     add_crl_metrics(metrics, publisher, clock);
     // Checkpoints of the audit log, signed with the issuing CA key: what the CLI appended while

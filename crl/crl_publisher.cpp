@@ -15,6 +15,7 @@ namespace edgeca::crl {
 namespace {
 
 constexpr int number_attempts = 5;
+constexpr const char* signer_lease = "crl-signer";
 
 }  // namespace
 
@@ -130,11 +131,14 @@ bool CrlPublisher::adopt_newer_from_store() {
         std::lock_guard lock(mutex_);
         if (current_ && (!record || record->number <= current_->number)) return false;
     }
-    if (!record || record->der.empty() || record->revocations != counter) return false;
-    PublishedCrl dates;
-    dates.this_update = record->this_update;
-    dates.next_update = record->next_update;
-    if (needs_refresh(dates, clock_.now())) return false;
+    if (!record || record->der.empty()) return false;
+    if (signer()) {
+        // The signer adopts only a CRL it would not sign again at once.
+        PublishedCrl dates;
+        dates.this_update = record->this_update;
+        dates.next_update = record->next_update;
+        if (record->revocations != counter || needs_refresh(dates, clock_.now())) return false;
+    }
     auto crl = from_record(std::move(*record));
     // The files may be older than the store (a crash between commit and write, or a CRL
     // signed by another process).
@@ -144,8 +148,26 @@ bool CrlPublisher::adopt_newer_from_store() {
     return true;
 }
 
+bool CrlPublisher::renew_lease() {
+    using namespace std::chrono;
+    const auto now = duration_cast<milliseconds>(clock_.now().time_since_epoch());
+    bool held = store_.write([&](store::Writer& w) {
+        return w.take_lease(signer_lease, schedule_.node, now, duration_cast<milliseconds>(schedule_.lease));
+    });
+    std::lock_guard lock(mutex_);
+    signer_ = held;
+    if (!held) due_.reset();  // the signer publishes what this node noted
+    return held;
+}
+
+bool CrlPublisher::signer() const {
+    std::lock_guard lock(mutex_);
+    return signer_;
+}
+
 void CrlPublisher::start() {
-    if (!adopt_newer_from_store()) publish();
+    bool held = renew_lease();
+    if (!adopt_newer_from_store() && held) publish();
 }
 
 void CrlPublisher::note_revocation() {
@@ -155,8 +177,10 @@ void CrlPublisher::note_revocation() {
 
 std::chrono::milliseconds CrlPublisher::tick() {
     using namespace std::chrono;
-    // A CRL signed by another process (edgeca crl) is served from now on.
+    const bool held = renew_lease();
+    // A CRL signed by another process (edgeca crl, another node) is served from now on.
     adopt_newer_from_store();
+    if (!held) return milliseconds(1000);
     bool due = false;
     {
         std::lock_guard lock(mutex_);

@@ -48,12 +48,18 @@ struct CrlSchedule {
     std::chrono::seconds validity{std::chrono::hours(24)};
     std::chrono::seconds refresh_before{std::chrono::hours(8)};
     int history = 100;
+    // Nodes sharing a store sign under the store's lease "crl-signer", held by `node` for
+    // `lease` and renewed at every tick; the others serve what it signs.
+    std::string node = "edgeca";
+    std::chrono::seconds lease{30};
 };
 
 // Keeps the issuing CA's CRL fresh: a new one at most `publish_delay` after a revocation
 // (revocations in a burst share it), and before nextUpdate comes within `refresh_before` even
-// when nothing changed. Revocations made by another process on the same store (the CLI) are
-// noticed through the store's revocation counter.
+// when nothing changed. Revocations made by another process on the same store (the CLI, another
+// node) are noticed through the store's revocation counter. Of several nodes on one store, only
+// the holder of the signer lease signs; every node serves the newest CRL in the store, and when
+// the signer dies another takes the lease once it expires.
 class CrlPublisher {
 public:
     CrlPublisher(store::Store& store, const ca::Clock& clock, Botan::RandomNumberGenerator& rng,
@@ -67,8 +73,12 @@ public:
     // Publishes if a CRL is due; returns how long until the next check is needed.
     std::chrono::milliseconds tick();
     std::shared_ptr<const PublishedCrl> current() const;
+    // Whether this node held the signer lease at its last tick.
+    bool signer() const;
 
 private:
+    // Takes or renews the signer lease; false while another node holds it.
+    bool renew_lease();
     void publish();
     // Serves the newest CRL of the store when it is newer than the one served, covers every
     // revocation and is not due for a refresh. True when it did.
@@ -86,6 +96,7 @@ private:
     mutable std::mutex mutex_;
     std::shared_ptr<const PublishedCrl> current_;
     std::optional<std::chrono::steady_clock::time_point> due_;
+    bool signer_ = false;
 };
 
 }  // namespace edgeca::crl
