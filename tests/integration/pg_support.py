@@ -119,7 +119,15 @@ class PgCluster:
         self.data_dir = os.path.join(self.base, "data")
         self.name = os.path.basename(self.base)  # cluster_name, in every process title
         self.log_path = os.path.join(self.base, "server.log")
-        self._give_to_server_user(self.base)
+        try:
+            self._give_to_server_user(self.base)
+            if self.as_root and self._as_server_user(["test", "-w", self.base], "test -w", check=False).returncode:
+                raise PgUnavailable(f"'{SERVER_USER}' cannot write {self.base}: a directory above it is closed "
+                                    "to other users (set TMPDIR to a directory every user can reach, e.g. /tmp)")
+        except BaseException:
+            if test is None:
+                shutil.rmtree(self.base, True)
+            raise
 
     # --- making one ---------------------------------------------------------------------------
 
