@@ -136,9 +136,14 @@ class PgCluster:
         """A new cluster, started. With `test` (anything with addCleanup), the server is killed
         and its directory removed when the test ends; without, call close()."""
         cluster = cls(test, port)
-        cluster._initdb()
-        cluster._configure({})
-        cluster.start()
+        try:
+            cluster._initdb()
+            cluster._configure({})
+            cluster.start()
+        except BaseException:
+            if test is None:
+                cluster.close()
+            raise
         return cluster
 
     @classmethod
@@ -149,18 +154,26 @@ class PgCluster:
         the primary's synchronous standby. The standby's own settings name no synchronous
         standby, so it accepts writes alone once promoted."""
         primary = cls(test)
-        primary._initdb()
-        primary._configure({"synchronous_standby_names": "'*'", "synchronous_commit": "on"})
-        primary.start()
-        standby = cls(test)
-        standby._as_server_user(
-            [os.path.join(standby.bindir, "pg_basebackup"), "-D", standby.data_dir, "-h", "127.0.0.1",
-             "-p", str(primary.port), "-U", SUPERUSER, "--no-password", "-X", "stream", "-c", "fast",
-             "-C", "-S", STANDBY_SLOT, "-R"],
-            "pg_basebackup", timeout=120)
-        standby._configure({"synchronous_standby_names": "''", "synchronous_commit": "on"})
-        standby.start()
-        primary.wait_for_sync_standby()
+        standby = None
+        try:
+            primary._initdb()
+            primary._configure({"synchronous_standby_names": "'*'", "synchronous_commit": "on"})
+            primary.start()
+            standby = cls(test)
+            standby._as_server_user(
+                [os.path.join(standby.bindir, "pg_basebackup"), "-D", standby.data_dir, "-h", "127.0.0.1",
+                 "-p", str(primary.port), "-U", SUPERUSER, "--no-password", "-X", "stream", "-c", "fast",
+                 "-C", "-S", STANDBY_SLOT, "-R"],
+                "pg_basebackup", timeout=120)
+            standby._configure({"synchronous_standby_names": "''", "synchronous_commit": "on"})
+            standby.start()
+            primary.wait_for_sync_standby()
+        except BaseException:
+            if test is None:
+                for cluster in (primary, standby):
+                    if cluster is not None:
+                        cluster.close()
+            raise
         return primary, standby
 
     def _give_to_server_user(self, path):
