@@ -15,6 +15,7 @@ test_packages=(
   libmbedtls-dev default-jdk-headless
   clang libclang-rt-14-dev
   golang-go default-jdk-headless faketime
+  postgresql-15
 )
 
 packages=("${build_packages[@]}")
