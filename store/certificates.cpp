@@ -64,10 +64,10 @@ std::vector<CertificateRecord> Reader::certificates(const CertificateFilter& fil
     // statement text never depends on the input.
     auto statement = db_.prepare(fmt::format(
         "SELECT {} FROM certificates WHERE id > ?1"
-        " AND (?2 IS NULL OR device_key = ?2)"
-        " AND (?3 IS NULL OR requester = ?3)"
-        " AND (?4 IS NULL OR profile = ?4)"
-        " AND (?5 IS NULL"
+        " AND (CAST(?2 AS TEXT) IS NULL OR device_key = ?2)"
+        " AND (CAST(?3 AS TEXT) IS NULL OR requester = ?3)"
+        " AND (CAST(?4 AS TEXT) IS NULL OR profile = ?4)"
+        " AND (CAST(?5 AS TEXT) IS NULL"
         "      OR (?5 = 'revoked' AND revoked_at IS NOT NULL)"
         "      OR (?5 = 'expired' AND revoked_at IS NULL AND not_after < ?6)"
         "      OR (?5 = 'valid' AND revoked_at IS NULL AND not_after >= ?6))"

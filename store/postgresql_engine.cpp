@@ -317,6 +317,7 @@ private:
                              StoreFailure::unavailable);
         }
         exec(fmt::format("SET lock_timeout = '{}'", lock_timeout));
+        exec("SET client_min_messages = warning");
         // Each node writes its own commits durably, whatever the server's default says.
         exec("SET synchronous_commit = on");
     }

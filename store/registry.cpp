@@ -85,8 +85,8 @@ std::vector<DeviceRecord> Reader::devices(const std::optional<std::string>& prod
                                           const std::string& after_device_key, int limit,
                                           const std::optional<std::string>& visible_to) const {
     auto statement = db_.prepare(fmt::format(
-        "SELECT {} FROM devices WHERE (?1 IS NULL OR product_key = ?1) AND device_key > ?2 "
-        "AND (?4 IS NULL OR owner IS NULL OR owner = ?4) ORDER BY device_key LIMIT ?3",
+        "SELECT {} FROM devices WHERE (CAST(?1 AS TEXT) IS NULL OR product_key = ?1) AND device_key > ?2 "
+        "AND (CAST(?4 AS TEXT) IS NULL OR owner IS NULL OR owner = ?4) ORDER BY device_key LIMIT ?3",
         device_columns));
     statement.bind(1, product_key)
         .bind(2, after_device_key)

@@ -91,7 +91,7 @@ void Writer::insert_crl(const CrlRecord& crl, int keep) {
         .bind(5, crl.revocations)
         .bind(6, crl.der)
         .run();
-    db_.prepare("UPDATE crls SET der = NULL WHERE der IS NOT NULL AND number <= ?1 - ?2")
+    db_.prepare("UPDATE crls SET der = NULL WHERE der IS NOT NULL AND number <= CAST(?1 AS BIGINT) - CAST(?2 AS BIGINT)")
         .bind(1, crl.number)
         .bind(2, static_cast<int64_t>(keep))
         .run();
