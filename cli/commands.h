@@ -22,5 +22,7 @@ std::vector<Command> add_admin_commands(CLI::App& app);
 std::vector<Command> add_serve_command(CLI::App& app);
 // quickstart
 std::vector<Command> add_quickstart_command(CLI::App& app);
+// store migrate
+std::vector<Command> add_store_commands(CLI::App& app);
 
 }  // namespace edgeca::cli

@@ -129,6 +129,8 @@ void add_crl_metrics(api::Metrics& metrics, const crl::CrlPublisher& publisher, 
             return crl ? read(*crl) : 0.0;
         };
     };
+    metrics.add_gauge("edgeca_crl_signer", "1 while this node holds the CRL signer lease, else 0.",
+                      [&publisher] { return publisher.signer() ? 1.0 : 0.0; });
     metrics.add_gauge("edgeca_crl_number", "CRL Number of the CRL being served.",
                       field([](const crl::PublishedCrl& c) { return static_cast<double>(c.number); }));
     metrics.add_gauge("edgeca_crl_entries", "Revoked certificates listed in the CRL being served.",

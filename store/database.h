@@ -42,6 +42,9 @@ private:
     StoreFailure failure_;
 };
 
+// The type of one value in a row.
+enum class ValueKind { null, integer, text, blob };
+
 namespace engine {
 
 // One prepared statement of one engine. Parameters are 1-based; columns 0-based.
@@ -58,6 +61,9 @@ public:
     virtual int64_t integer(int column) const = 0;
     virtual std::string text(int column) const = 0;
     virtual std::span<const uint8_t> blob_view(int column) const = 0;
+    virtual int column_count() const = 0;
+    virtual std::string column_name(int column) const = 0;
+    virtual ValueKind kind(int column) const = 0;
 };
 
 // One connection of one engine. SQL is written once, in the dialect both engines share
@@ -90,6 +96,10 @@ public:
     virtual std::string describe() const = 0;
     // The engine's way to make a query use one index ("" where the planner needs no hint).
     virtual std::string index_hint(std::string_view index) const = 0;
+    // The store's tables (without the engine's own bookkeeping).
+    virtual std::vector<std::string> tables() = 0;
+    // After rows were copied in with their ids: the next id comes after the largest.
+    virtual void after_copy() = 0;
 };
 
 }  // namespace engine
@@ -141,6 +151,9 @@ public:
     int64_t integer(int column) const { return impl_->integer(column); }
     std::string text(int column) const { return impl_->text(column); }
     std::span<const uint8_t> blob_view(int column) const { return impl_->blob_view(column); }
+    int column_count() const { return impl_->column_count(); }
+    std::string column_name(int column) const { return impl_->column_name(column); }
+    ValueKind kind(int column) const { return impl_->kind(column); }
     std::vector<uint8_t> blob(int column) const {
         auto view = blob_view(column);
         return {view.begin(), view.end()};

@@ -145,6 +145,22 @@ public:
         }
         return bytes;
     }
+    int column_count() const override { return PQnfields(result_.get()); }
+    std::string column_name(int column) const override { return PQfname(result_.get(), column); }
+    ValueKind kind(int column) const override {
+        if (is_null(column)) return ValueKind::null;
+        switch (PQftype(result_.get(), column)) {
+            case 17:  // bytea
+                return ValueKind::blob;
+            case 16:  // bool
+            case 20:  // int8
+            case 21:  // int2
+            case 23:  // int4
+                return ValueKind::integer;
+            default:
+                return ValueKind::text;
+        }
+    }
 
 private:
     void slot(int index) {
@@ -297,6 +313,18 @@ public:
     std::string_view engine() const override { return "postgresql"; }
     std::string describe() const override { return redact_url(url_); }
     std::string index_hint(std::string_view) const override { return ""; }
+    std::vector<std::string> tables() override {
+        Result result(PQexec(conn_, "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = current_schema() "
+                                    "AND tablename <> 'edgeca_schema' ORDER BY tablename"));
+        if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) throw_pg_error(conn_, result.get(), "listing the tables");
+        std::vector<std::string> names;
+        for (int i = 0; i < PQntuples(result.get()); ++i) names.emplace_back(PQgetvalue(result.get(), i, 0));
+        return names;
+    }
+    void after_copy() override {
+        exec("SELECT setval(pg_get_serial_sequence('certificates', 'id'), max(id)) FROM certificates "
+             "HAVING max(id) IS NOT NULL");
+    }
 
 private:
     struct Prepared {

@@ -138,6 +138,20 @@ public:
         int n = sqlite3_column_bytes(stmt_, column);
         return p == nullptr ? std::span<const uint8_t>() : std::span<const uint8_t>(p, n);
     }
+    int column_count() const override { return sqlite3_column_count(stmt_); }
+    std::string column_name(int column) const override { return sqlite3_column_name(stmt_, column); }
+    ValueKind kind(int column) const override {
+        switch (sqlite3_column_type(stmt_, column)) {
+            case SQLITE_NULL:
+                return ValueKind::null;
+            case SQLITE_INTEGER:
+                return ValueKind::integer;
+            case SQLITE_BLOB:
+                return ValueKind::blob;
+            default:
+                return ValueKind::text;
+        }
+    }
 
 private:
     void check(int rc, std::string_view context) {
@@ -243,6 +257,15 @@ public:
     std::string index_hint(std::string_view index) const override {
         return fmt::format("INDEXED BY {}", index);
     }
+    std::vector<std::string> tables() override {
+        SqliteStatement statement(db_, *cache_,
+                                  "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+                                  "ORDER BY name");
+        std::vector<std::string> names;
+        while (statement.step()) names.push_back(statement.text(0));
+        return names;
+    }
+    void after_copy() override {}  // AUTOINCREMENT continues after the largest id by itself
 
 private:
     int pragma(std::string_view name) {

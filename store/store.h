@@ -220,6 +220,19 @@ public:
     // "ok" when the engine finds the store sound (SQLite's integrity_check).
     std::string integrity_check() const;
 
+    struct TableRows {
+        std::string table;
+        int64_t rows = 0;
+    };
+    // How many rows each table holds, in copy order.
+    std::vector<TableRows> table_rows() const;
+    // Copies every row of `from` (read in one snapshot) into this store, which must be new: one
+    // transaction, so that a failure leaves it as it was. Refuses a source with a table this
+    // build does not know (nothing is left behind unnoticed). `progress(table, rows so far)` is
+    // called every 10,000 rows and at the end of each table.
+    std::vector<TableRows> copy_from(const Store& from,
+                                     const std::function<void(const std::string&, int64_t)>& progress);
+
 private:
     explicit Store(Database db) : db_(std::move(db)), mutex_(std::make_unique<std::mutex>()) {}
 

@@ -219,8 +219,11 @@ class IssuingCA:
     """A root made by edgeca-root and an issuing CA made by edgeca init/install, in `test`'s
     temporary directory, optionally served by a real `edgeca serve` on free loopback ports."""
 
-    def __init__(self, test, config=None, root=None, name="issuer"):
+    def __init__(self, test, config=None, root=None, name="issuer", env=None):
+        """`env` is added to the environment of every edgeca command and of serve (e.g.
+        EDGECA_STORE_URL for a store on PostgreSQL)."""
         self.test = test
+        self.env = dict(env or {})
         self.ceremony = root or RootCeremony(test)
         self.dir = test.path(name)
         self.passphrase_file = test.write(f"{name}.pass", ISSUER_PASSPHRASE + "\n")
@@ -242,7 +245,21 @@ class IssuingCA:
         full = [binary("edgeca"), *command.split(), "--dir", self.dir, *args]
         if passphrase:
             full += ["--passphrase-file", self.passphrase_file]
+        kwargs["env"] = {**self.env, **(kwargs.get("env") or {})}
         return run(full, **kwargs)
+
+    def another_node(self, name):
+        """Another node of the same CA: a copy of this data directory (key, certificates,
+        settings, and so the same store URL) under `name`, named `name` in /healthz and
+        /metrics. Only meaningful for a store on a server."""
+        import copy
+        other = copy.copy(self)
+        other.dir = self.test.path(name)
+        shutil.copytree(self.dir, other.dir, ignore=shutil.ignore_patterns("issuer.db*", "tls", "crl"))
+        other.env = {**self.env, "EDGECA_NODE_NAME": name}
+        other.process = None
+        other.log_path = self.test.path(f"{name}-serve.log")
+        return other
 
     # --- the service -------------------------------------------------------------------------
 
@@ -254,7 +271,7 @@ class IssuingCA:
             [binary("edgeca"), "serve", "--dir", self.dir, "--passphrase-file", self.passphrase_file,
              "--listen", "127.0.0.1:0", "--public-listen", public_listen, *extra],
             stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL,
-            env={**os.environ, **env} if env else None)
+            env={**os.environ, **self.env, **(env or {})})
         self.test.addCleanup(self.kill)
         if expect_ready:
             event = self.wait_for_event("listening", after=self.events_before_start)

@@ -434,7 +434,7 @@ class StoreFaultMixin:
         self.assertEqual(len(store.certificates()), stored_before + len(received) - received_before,
                          "a refused issuance left a certificate in the store")
         status, _, metrics = ca.request("GET", "/metrics")
-        counted = re.search(r'(?m)^edgeca_http_responses_total\{code="503"\} (\S+)$', metrics.decode())
+        counted = re.search(r'(?m)^edgeca_http_responses_total\{node="[^"]*",code="503"\} (\S+)$', metrics.decode())
         self.assertIsNotNone(counted, "503 answers are not counted in /metrics")
         refused_revocations = 1 if revoke_answer[0] == 503 else 0
         self.assertGreaterEqual(float(counted.group(1)), len(answers) + refused_revocations)

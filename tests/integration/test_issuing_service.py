@@ -244,17 +244,18 @@ class ServiceTest(unittest.TestCase):
 
     def test_healthz_and_metrics(self):
         status, _, health = self.ca.request("GET", "/healthz")
-        self.assertEqual((status, health["status"]), (200, "ok"))
+        self.assertEqual((status, health["status"], health["store"]), (200, "ok", "sqlite"))
+        self.assertTrue(health["node"])
         _, csr = self.space.make_key_and_csr("metrics-weak", "/CN=m", newkey="rsa:1024")
         self.ca.request("POST", "/v1/certificates", {"csr": open(csr).read(), "profile": "client"},
                         cert=self.hub[0], key=self.hub[1])
         status, _, text = self.ca.request("GET", "/metrics")
         text = text.decode()
         self.assertEqual(status, 200)
-        issued = int(re.search(r'edgeca_certificates_issued_total\{profile="hub"\} (\d+)', text).group(1))
+        issued = int(re.search(r'edgeca_certificates_issued_total\{node="[^"]+",profile="hub"\} (\d+)', text).group(1))
         self.assertGreaterEqual(issued, 1)
-        self.assertRegex(text, r'edgeca_issuance_refusals_total\{reason="key_size_not_2048"\} [1-9]')
-        self.assertRegex(text, r"edgeca_issuance_duration_seconds_count [1-9]")
+        self.assertRegex(text, r'edgeca_issuance_refusals_total\{node="[^"]+",reason="key_size_not_2048"\} [1-9]')
+        self.assertRegex(text, r"edgeca_issuance_duration_seconds_count\{node=\"[^\"]*\"\} [1-9]")
 
     def test_server_sends_its_chain_for_localhost_and_127_0_0_1_and_refuses_tls_1_1(self):
         result = run(["openssl", "s_client", "-connect", f"127.0.0.1:{self.ca.api_port}", "-showcerts",

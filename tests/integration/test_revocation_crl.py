@@ -215,12 +215,12 @@ class RevocationServiceTest(CrlMixin, unittest.TestCase):
         assert_crl_signed_by(crl, self.ca.chain_pem, der=True)
         status, _, text = self.ca.request("GET", "/metrics")
         text = text.decode()
-        number = int(float(re.search(r"^edgeca_crl_number (\S+)$", text, re.M).group(1)))
+        number = int(float(re.search(r"^edgeca_crl_number\{node=\"[^\"]*\"\} (\S+)$", text, re.M).group(1)))
         self.assertGreaterEqual(number, 1)
-        next_update = float(re.search(r"^edgeca_crl_next_update_seconds (\S+)$", text, re.M).group(1))
+        next_update = float(re.search(r"^edgeca_crl_next_update_seconds\{node=\"[^\"]*\"\} (\S+)$", text, re.M).group(1))
         self.assertGreater(next_update, 8 * 3600)
-        self.assertRegex(text, r"(?m)^edgeca_crl_entries \d")
-        self.assertRegex(text, r"(?m)^edgeca_crl_age_seconds \d")
+        self.assertRegex(text, r"(?m)^edgeca_crl_entries\{node=\"[^\"]*\"\} \d")
+        self.assertRegex(text, r"(?m)^edgeca_crl_age_seconds\{node=\"[^\"]*\"\} \d")
 
     def assertExit(self, result, code):
         self.assertEqual(result.returncode, code, result.stdout + result.stderr)
@@ -336,7 +336,7 @@ class RootCrlServiceTest(CrlMixin, TempDirTestCase):
         # None installed yet: a precise 503, and the metric says so.
         status, _, body = ca.request("GET", "/root.crl", tls=False)
         self.assertEqual((status, body["error"]["code"]), (503, "root_crl_unavailable"))
-        self.assertRegex(self.metrics(), r"(?m)^edgeca_root_crl_number -1$")
+        self.assertRegex(self.metrics(), r"(?m)^edgeca_root_crl_number\{node=\"[^\"]*\"\} -1$")
 
         first = self.root_crl("first.crl")
         second = self.root_crl("second.pem")
@@ -364,8 +364,8 @@ class RootCrlServiceTest(CrlMixin, TempDirTestCase):
         status, headers, body = ca.request("GET", "/root-crl.pem", tls=False)
         self.assertEqual(status, 200)
         self.assertEqual(body.decode(), open(second).read())
-        self.assertRegex(self.metrics(), r"(?m)^edgeca_root_crl_number 2$")
-        seconds = float(re.search(r"(?m)^edgeca_root_crl_next_update_seconds (\S+)$", self.metrics()).group(1))
+        self.assertRegex(self.metrics(), r"(?m)^edgeca_root_crl_number\{node=\"[^\"]*\"\} 2$")
+        seconds = float(re.search(r"(?m)^edgeca_root_crl_next_update_seconds\{node=\"[^\"]*\"\} (\S+)$", self.metrics()).group(1))
         self.assertAlmostEqual(seconds, 90 * 86400, delta=120)
         self.assertFalse([e for e in ca.events() if e.get("event") == "root_crl_stale"])
 
@@ -373,7 +373,7 @@ class RootCrlServiceTest(CrlMixin, TempDirTestCase):
         self.assertExit(ca.edgeca("root-crl install", "--crl", self.root_crl("short.crl", "--next-update-days", "1")), 0)
         stale = ca.wait_for_event("root_crl_stale")
         self.assertEqual((stale["level"], stale["state"]), ("warning", "due_soon"))
-        self.assertRegex(self.metrics(), r"(?m)^edgeca_root_crl_number 3$")
+        self.assertRegex(self.metrics(), r"(?m)^edgeca_root_crl_number\{node=\"[^\"]*\"\} 3$")
         audit = ca.edgeca("audit").stdout
         self.assertRegex(audit, r"root-crl-install\s+ok")
         self.assertRegex(audit, r"root-crl-install\s+refused")
