@@ -230,6 +230,84 @@ record burst "$BENCH" burst --port "$API_PORT" "${tls_client[@]}" --public-port 
   --body "$WORK/edge-request.json" --count "$BURST" --clients 8 --reason superseded --timeout 120
 stop_pid "$SERVE_PID"
 
+# --- 3b. the same HTTPS issuance with the store on PostgreSQL: one node, then two ------------
+# A throwaway PostgreSQL 15 cluster on loopback (tests/integration/pg_support.py makes it, as
+# the tests do); the issuing CA's store is copied into it with `edgeca store migrate`.
+
+PG_STATE="$WORK/pg.json"
+if python3 - "$PG_STATE" <<'PY' 2>>"$WORK/stderr.log"
+import json, sys
+sys.path.insert(0, "tests/integration")
+from pg_support import PgCluster
+cluster = PgCluster.create()
+url = cluster.create_database("edgeca")
+json.dump({"url": url, "pid": cluster.pid, "base": cluster.base, "data": cluster.data_dir,
+           "bindir": cluster.bindir}, open(sys.argv[1], "w"))
+PY
+then
+  PG_URL=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["url"])' "$PG_STATE")
+  stop_pg() {
+    python3 - "$PG_STATE" <<'PY' || true
+import json, os, signal, shutil, sys
+state = json.load(open(sys.argv[1]))
+try:
+    os.kill(state["pid"], signal.SIGINT)  # fast shutdown of the postmaster
+except ProcessLookupError:
+    pass
+import time
+for _ in range(300):
+    try:
+        os.kill(state["pid"], 0)
+    except ProcessLookupError:
+        break
+    time.sleep(0.1)
+shutil.rmtree(state["base"], ignore_errors=True)
+PY
+  }
+  cp -a "$P/issuer" "$P/issuer-pg"
+  rm -rf "$P/issuer-pg/tls" "$P/issuer-pg/crl"
+  "$EDGECA" store migrate --dir "$P/issuer-pg" --to "$PG_URL" >/dev/null 2>>"$WORK/stderr.log" ||
+    die "edgeca store migrate failed"
+  start_pg_node() {  # start_pg_node NAME: a node of the PostgreSQL CA; sets NODE_PID and NODE_PORT
+    local dir="$P/issuer-$1"
+    [ -d "$dir" ] || { cp -a "$P/issuer-pg" "$dir"; rm -rf "$dir/tls" "$dir/crl"; }
+    EDGECA_NODE_NAME=$1 "$EDGECA" serve --dir "$dir" --passphrase-file "$P/issuer.pass" --listen 127.0.0.1:0 \
+      --public-listen 127.0.0.1:0 >"$WORK/serve-$1.log" 2>&1 &
+    NODE_PID=$!
+    STARTED_PIDS+=("$NODE_PID")
+    for _ in $(seq 1 600); do
+      grep -q '"event":"listening"' "$WORK/serve-$1.log" && break
+      kill -0 "$NODE_PID" 2>/dev/null || { cat "$WORK/serve-$1.log" >&2; die "edgeca serve ($1) exited"; }
+      sleep 0.1
+    done
+    NODE_PORT=$(grep -m1 '"event":"listening"' "$WORK/serve-$1.log" |
+      sed -n 's/.*"api":"https:\/\/[^"]*:\([0-9]*\)".*/\1/p')
+  }
+  start_pg_node pg
+  PG1_PID=$NODE_PID PG1_PORT=$NODE_PORT
+  log "HTTPS issuance, one node on PostgreSQL: 8 clients"
+  record pg-load-1 "$BENCH" load --port "$PG1_PORT" "${tls_client[@]}" --body "$WORK/edge-request.json" \
+    --clients 8 --seconds "$LOAD_SECONDS"
+  start_pg_node pg2
+  PG2_PID=$NODE_PID PG2_PORT=$NODE_PORT
+  log "HTTPS issuance, two nodes on PostgreSQL: 4 clients each"
+  "$BENCH" load --port "$PG2_PORT" "${tls_client[@]}" --body "$WORK/edge-request.json" --clients 4 \
+    --seconds "$LOAD_SECONDS" >"$WORK/pg2-b.json" 2>>"$WORK/stderr.log" &
+  second=$!
+  record pg-load-2a "$BENCH" load --port "$PG1_PORT" "${tls_client[@]}" --body "$WORK/edge-request.json" \
+    --clients 4 --seconds "$LOAD_SECONDS"
+  wait "$second" || log "the second node's load exited $?"
+  while IFS= read -r line; do
+    case "$line" in "{"*) note pg-load-2b "$line" ;; esac
+  done <"$WORK/pg2-b.json"
+  stop_pid "$PG1_PID"
+  stop_pid "$PG2_PID"
+  stop_pg
+else
+  log "PostgreSQL could not be started for the benchmark (see $WORK/stderr.log); its rows stay empty"
+  tail -n 5 "$WORK/stderr.log" >&2
+fi
+
 # --- 4. the same workload against cfssl serve with its SQLite certdb -------------------------
 
 if [ "$CFSSL" = available ]; then
@@ -394,6 +472,23 @@ for r in all_of("edgeca-load"):
         row(3, f"HTTPS issuance (mTLS, keep-alive), {c} client{'s' if c > 1 else ''}", figure,
             f"cfssl serve, {c} client{'s' if c > 1 else ''}: {rate(peer['per_second'])}" if peer else "—",
             ratio(r["per_second"], peer["per_second"]) if peer else "—")
+sqlite8 = next((r for r in all_of("edgeca-load") if r["clients"] == 8), None)
+pg1, pg2a, pg2b = one("pg-load-1"), one("pg-load-2a"), one("pg-load-2b")
+if pg1:
+    figure = f"{rate(pg1['per_second'])}, p50 {pg1['p50_ms']:.1f} ms, p99 {pg1['p99_ms']:.1f} ms"
+    row(3, "HTTPS issuance, 8 clients, one node on PostgreSQL", figure,
+        f"one node on SQLite: {rate(sqlite8['per_second'])}" if sqlite8 else "—",
+        ratio(pg1["per_second"], sqlite8["per_second"]) if sqlite8 else "—", "≥ 0.7",
+        verdict(sqlite8 is not None and pg1["per_second"] >= 0.7 * sqlite8["per_second"]))
+    row(3, "HTTPS issuance, 8 clients, one node on PostgreSQL, against the sign rate", figure,
+        f"raw openssl sign, 2 threads: {rate(openssl2)}", ratio(pg1["per_second"], openssl2))
+if pg2a and pg2b:
+    both = pg2a["per_second"] + pg2b["per_second"]
+    row(3, "HTTPS issuance, two nodes on PostgreSQL, 4 clients each", f"{rate(both)} together, p99 "
+        f"{max(pg2a['p99_ms'], pg2b['p99_ms']):.1f} ms" + (f", {pg2a['failures'] + pg2b['failures']} failed"
+                                                           if pg2a["failures"] + pg2b["failures"] else ""),
+        f"one node on PostgreSQL: {rate(pg1['per_second'])}" if pg1 else "—",
+        ratio(both, pg1["per_second"]) if pg1 else "—")
 d = one("durable")
 if d:
     row(3, "every certificate durable before its response", f"{d['stored']:,} of {d['serials']:,} returned serials in the store",
