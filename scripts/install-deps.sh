@@ -14,7 +14,7 @@ test_packages=(
   python3 curl gnutls-bin mosquitto mosquitto-clients strace sqlite3
   libmbedtls-dev default-jdk-headless
   clang libclang-rt-14-dev
-  golang-go default-jdk-headless faketime
+  golang-go faketime
   postgresql-15
 )
 

@@ -227,14 +227,10 @@ public:
     }
 
     void begin_write() override {
-        ensure_connected();
-        exec(fmt::format("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({})",
-                         writer_lock));
+        begin(fmt::format("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({})",
+                          writer_lock));
     }
-    void begin_read() override {
-        ensure_connected();
-        exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
-    }
+    void begin_read() override { begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); }
     void commit() override { exec("COMMIT"); }
     void rollback() noexcept override {
         if (PQstatus(conn_) != CONNECTION_OK) return;
@@ -351,10 +347,24 @@ private:
     }
 
     // A connection the server dropped (a restart, a failover) is made again, to whichever host
-    // of a multi-host URL now takes writes; statements are prepared again on it.
+    // of a multi-host URL now takes writes; statements are prepared again on it. A transaction
+    // left open by a failure (a BEGIN whose lock timed out) is rolled back first.
     void ensure_connected() {
-        if (PQstatus(conn_) == CONNECTION_OK && PQtransactionStatus(conn_) != PQTRANS_UNKNOWN) return;
-        connect();
+        if (PQstatus(conn_) != CONNECTION_OK || PQtransactionStatus(conn_) == PQTRANS_UNKNOWN) {
+            connect();
+            return;
+        }
+        if (PQtransactionStatus(conn_) != PQTRANS_IDLE) rollback();
+    }
+
+    void begin(const std::string& sql) {
+        ensure_connected();
+        try {
+            exec(sql);
+        } catch (...) {
+            rollback();  // no Transaction owns it yet
+            throw;
+        }
     }
 
     bool has_schema_table() {

@@ -134,4 +134,71 @@ std::string Store::integrity_check() const {
     return db_.connection().integrity_check();
 }
 
+namespace {
+
+// More writes than this wait for the next batch, so that one batch's latency stays bounded.
+constexpr size_t max_batch = 64;
+
+}  // namespace
+
+void Store::run_write(const std::function<void(Writer&)>& job) {
+    PendingWrite mine{&job, nullptr, false};
+    std::unique_lock lock(group_->mutex);
+    group_->queue.push_back(&mine);
+    while (!mine.done) {
+        if (group_->committing) {
+            group_->committed.wait(lock);
+            continue;
+        }
+        // This thread commits what is queued, its own write among it or not.
+        group_->committing = true;
+        const size_t count = std::min(group_->queue.size(), max_batch);
+        std::vector<PendingWrite*> batch(group_->queue.begin(), group_->queue.begin() + count);
+        group_->queue.erase(group_->queue.begin(), group_->queue.begin() + count);
+        lock.unlock();
+        commit_batch(batch);
+        lock.lock();
+        for (auto* pending : batch) pending->done = true;
+        group_->committing = false;
+        group_->committed.notify_all();
+    }
+    if (mine.error) std::rethrow_exception(mine.error);
+}
+
+void Store::commit_batch(const std::vector<PendingWrite*>& batch) {
+    std::lock_guard lock(*mutex_);
+    try {
+        Transaction transaction(db_);
+        Writer writer(db_);
+        if (batch.size() == 1) {
+            try {
+                (*batch.front()->job)(writer);
+            } catch (...) {
+                batch.front()->error = std::current_exception();
+                return;  // rolled back
+            }
+        } else {
+            for (auto* pending : batch) {
+                db_.exec("SAVEPOINT edgeca_write");
+                try {
+                    (*pending->job)(writer);
+                    db_.exec("RELEASE edgeca_write");
+                } catch (...) {
+                    pending->error = std::current_exception();
+                    db_.exec("ROLLBACK TO edgeca_write");
+                    db_.exec("RELEASE edgeca_write");
+                }
+            }
+        }
+        transaction.commit();
+    } catch (...) {
+        // The batch did not commit: none of its writes is kept.
+        auto error = std::current_exception();
+        for (auto* pending : batch) {
+            if (!pending->error) pending->error = error;
+        }
+    }
+}
+
 }  // namespace edgeca::store
+

@@ -2,6 +2,8 @@
 // atomic writes.
 #pragma once
 
+#include <condition_variable>
+#include <exception>
 #include <filesystem>
 #include <functional>
 #include <mutex>
@@ -193,20 +195,24 @@ public:
         return f(static_cast<const Reader&>(reader));
     }
 
-    // Runs `f(Writer&)` in a write transaction that is committed durably (synchronous=FULL)
-    // before this returns; if `f` throws, nothing it did is kept.
+    // Runs `f(Writer&)` in a write transaction that is committed durably (SQLite's
+    // synchronous=FULL, PostgreSQL's synchronous_commit) before this returns; if `f` throws,
+    // nothing it did is kept and the exception reaches the caller.
+    //
+    // Group commit: writes that arrive while another is committing wait, then commit together
+    // in one transaction (one fsync, one advisory lock), each in its own savepoint, in arrival
+    // order, each seeing what the ones before it wrote. One that throws is rolled back to its
+    // savepoint and leaves the others in place; a failed COMMIT fails them all. No caller
+    // returns before the commit that holds its write.
     template <typename F>
     auto write(F&& f) {
-        std::lock_guard lock(*mutex_);
-        Transaction transaction(db_);
-        Writer writer(db_);
-        if constexpr (std::is_void_v<std::invoke_result_t<F, Writer&>>) {
-            f(writer);
-            transaction.commit();
+        using Result = std::invoke_result_t<F, Writer&>;
+        if constexpr (std::is_void_v<Result>) {
+            run_write([&](Writer& w) { f(w); });
         } else {
-            auto result = f(writer);
-            transaction.commit();
-            return result;
+            std::optional<Result> result;
+            run_write([&](Writer& w) { result.emplace(f(w)); });
+            return std::move(*result);
         }
     }
 
@@ -234,7 +240,23 @@ public:
                                      const std::function<void(const std::string&, int64_t)>& progress);
 
 private:
-    explicit Store(Database db) : db_(std::move(db)), mutex_(std::make_unique<std::mutex>()) {}
+    explicit Store(Database db)
+        : db_(std::move(db)), mutex_(std::make_unique<std::mutex>()), group_(std::make_unique<Group>()) {}
+
+    struct PendingWrite {
+        const std::function<void(Writer&)>* job;
+        std::exception_ptr error;
+        bool done = false;
+    };
+    // The writes waiting for the next commit, and whether a thread is committing a batch.
+    struct Group {
+        std::mutex mutex;
+        std::condition_variable committed;
+        std::vector<PendingWrite*> queue;
+        bool committing = false;
+    };
+    void run_write(const std::function<void(Writer&)>& job);
+    void commit_batch(const std::vector<PendingWrite*>& batch);
 
     class ReadScope {
     public:
@@ -252,6 +274,7 @@ private:
 
     Database db_;
     std::unique_ptr<std::mutex> mutex_;
+    std::unique_ptr<Group> group_;
 };
 
 }  // namespace edgeca::store

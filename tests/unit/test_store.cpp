@@ -207,6 +207,47 @@ TEST_CASE("two connections on one store behave as one: serials unique, one audit
     CHECK(any.read([](const store::Reader& r) { return r.last_crl_number(); }) == writes);
 }
 
+TEST_CASE("writes committed together keep their own outcome: one that throws leaves the others") {
+    test::TempDir dir;
+    auto s = test::fresh_store(dir, "t.db");
+    constexpr int threads = 8;
+    constexpr int writes = 30;
+    std::atomic<int> committed{0};
+    std::atomic<int> refused{0};
+    std::atomic<int> wrong{0};
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t) {
+        workers.emplace_back([&, t] {
+            for (int i = 0; i < writes; ++i) {
+                auto record = sample_record(static_cast<uint8_t>(i), fmt_fingerprint(t, i));
+                record.serial = {0x41, static_cast<uint8_t>(t), static_cast<uint8_t>(i)};
+                const bool fails = i % 5 == 4;
+                try {
+                    int64_t id = s.write([&](store::Writer& w) {
+                        int64_t inserted = w.insert_certificate(record);
+                        w.append_audit({"writer-" + std::to_string(t), "issue", "41", "", "ok", ""});
+                        if (fails) throw std::runtime_error("refused " + std::to_string(t) + "/" + std::to_string(i));
+                        return inserted;
+                    });
+                    if (fails || id <= 0) ++wrong;
+                    ++committed;
+                } catch (const std::runtime_error& e) {
+                    if (!fails || std::string(e.what()) != "refused " + std::to_string(t) + "/" + std::to_string(i)) ++wrong;
+                    ++refused;
+                }
+            }
+        });
+    }
+    for (auto& w : workers) w.join();
+    CHECK(wrong == 0);
+    CHECK(refused == threads * writes / 5);
+    CHECK(committed == threads * writes - refused);
+    CHECK(s.read([](const store::Reader& r) { return r.certificate_count(); }) == committed);
+    auto chain = s.read([](const store::Reader& r) { return r.verify_audit_chain(); });
+    CHECK(chain.intact);
+    CHECK(chain.entries == committed);
+}
+
 TEST_SUITE_END();
 
 TEST_CASE("the audit chain verifies, and an edited, deleted or reordered entry is detected") {
