@@ -77,7 +77,10 @@ class SoftHsmTest(TempDirTestCase):
                     "--pkcs11-module", MODULE, "--pin-file", pin_file or self.pin_file, *extra])
 
     def root(self, *args, pin_file=None):
-        return run([binary("edgeca-root"), *args], env={"EDGECA_ROOT_PKCS11_PIN": open(pin_file or self.pin_file).read().strip()})
+        """edgeca-root with the PIN in $EDGECA_ROOT_PKCS11_PIN, as a ceremony script would give it."""
+        with open(pin_file or self.pin_file) as f:
+            pin = f.read().strip()
+        return run([binary("edgeca-root"), *args], env={"EDGECA_ROOT_PKCS11_PIN": pin})
 
 
 class TokenRoot:
@@ -290,3 +293,25 @@ class TokenKeysTest(SoftHsmTest):
             self.assertEqual(db.execute("SELECT COUNT(*) FROM certificates").fetchone()[0], 0)
         finally:
             db.close()
+
+    def test_a_token_that_goes_away_under_the_service_gives_an_error_at_once_not_a_hang(self):
+        root = TokenRoot(self)
+        ca = TokenIssuingCA(self, root)
+        ca.start()
+        ca.enroll("before")
+        # Pulling the token: SoftHSM2's token directory moved away under the running service.
+        shutil.move(self.tokens, self.path("pulled"))
+        _, csr = self.make_key_and_csr("after", "/CN=after", extra=["-addext", "subjectAltName=DNS:localhost"])
+        with open(csr) as f:
+            body = {"csr": f.read(), "profile": "hub"}
+        started = time.monotonic()
+        status, _, answer = ca.request("POST", "/v1/certificates", body, token=ca.token("hub"))
+        elapsed = time.monotonic() - started
+        self.assertEqual((status, answer["error"]["code"]), (503, "pkcs11_signing_failed"), answer)
+        self.assertIn("the token did not sign", answer["error"]["message"])
+        self.assertLess(elapsed, 10, "the refusal took too long")
+        # Nothing was issued for the refused request, and the service still answers.
+        self.assertEqual(len(ca.serials_in_store()), 2)  # the service's TLS certificate and "before"
+        status, _, _ = ca.request("GET", "/ca.pem", tls=False)
+        self.assertEqual(status, 200)
+        self.assertEqual(ca.stop(), 0)
