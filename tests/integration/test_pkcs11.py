@@ -261,6 +261,14 @@ class TokenKeysTest(SoftHsmTest):
         self.assertEqual(snapshot(root.dir)["root.pem"], root_pem_before)
         self.assertFalse(any(os.path.exists(self.path(n)) for n in ("x.crl", "y.crl", "z.crl")))
 
+        # edgeca init refuses a wrong PIN before it writes anything.
+        refused_init = run([binary("edgeca"), "init", "--dir", self.path("i1"), "--subject", "CN=I",
+                            "--key", "pkcs11:token=ROOT;object=another", "--pkcs11-module", MODULE,
+                            "--pin-file", self.wrong_pin_file])
+        self.assertExit(refused_init, 5, "pkcs11_pin_wrong")
+        self.assertFalse(os.path.exists(self.path("i1")))
+        self.assertEqual(self.token_objects("ROOT"), tokens_before)
+
         # The issuing CA: wrong PIN, missing token and missing object at issue and serve.
         ca = TokenIssuingCA(self, root)
         _, csr = self.make_key_and_csr("client", "/CN=client")
@@ -279,6 +287,13 @@ class TokenKeysTest(SoftHsmTest):
         with open(config, "w") as f:
             f.write(good_config.replace("token=ISSUER", "token=ELSEWHERE"))
         self.assertExit(ca.edgeca("crl"), 6, "pkcs11_token_missing")
+        # Without pin_file the PIN comes from $EDGECA_PKCS11_PIN; with neither, a clear refusal.
+        with open(config, "w") as f:
+            f.write(re.sub(r"(?m)^pin_file = .*\n", "", good_config))
+        no_pin = ca.edgeca("crl")
+        self.assertExit(no_pin, 5, "pin_missing")
+        self.assertIn("EDGECA_PKCS11_PIN", no_pin.stderr)
+        self.assertExit(ca.edgeca("crl", env={"EDGECA_PKCS11_PIN": "wrong"}), 5, "pkcs11_pin_wrong")
         with open(config, "w") as f:
             f.write(good_config)
 
