@@ -2,6 +2,8 @@
 // every way it is refused; and the token-key settings of edgeca.toml.
 #include <doctest/doctest.h>
 
+#include <cstdlib>
+#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -9,6 +11,8 @@
 #include "ca/errors.h"
 #include "ca/pkcs11_uri.h"
 #include "cli/config.h"
+#include "cli/token_key.h"
+#include "tests/unit/test_support.h"
 
 using namespace edgeca;
 
@@ -147,4 +151,41 @@ TEST_CASE("edgeca.toml names a token key with key, pkcs11_module and pin_file") 
     CHECK(refused("pin_file = \"/etc/pin\"\n").find("'pin_file'") != std::string::npos);
     std::istringstream empty("");
     CHECK_FALSE(cli::parse_config(empty, "empty.toml").token_key.in_token());
+}
+
+TEST_CASE("the module and the PIN: command line over settings over the URI over the environment") {
+    test::TempDir dir;
+    auto write = [&dir](const std::string& name, const std::string& text) {
+        std::ofstream(dir / name) << text;
+        return dir / name;
+    };
+    auto from_flag = write("flag.pin", "1111\nsecond line ignored\n");
+    auto from_settings = write("settings.pin", "2222\n");
+    auto from_uri = write("uri.pin", "3333\n");
+    const std::string uri = "pkcs11:token=CA;object=k?module-path=/uri/module.so&pin-source=file:" + from_uri.string();
+    ::setenv("EDGECA_TEST_PIN", "4444", 1);
+
+    cli::TokenKeySettings kept{uri, std::filesystem::path("/settings/module.so"), from_settings};
+    auto both = cli::merge({std::nullopt, std::nullopt, from_flag}, kept);
+    auto location = cli::token_key_location(both, "EDGECA_TEST_PIN");
+    CHECK(location.module == "/settings/module.so");
+    CHECK(location.pin == "1111");
+    CHECK(location.uri.object == "k");
+
+    CHECK(cli::token_key_location(kept, "EDGECA_TEST_PIN").pin == "2222");
+    auto uri_only = cli::token_key_location({uri, std::nullopt, std::nullopt}, "EDGECA_TEST_PIN");
+    CHECK(uri_only.module == "/uri/module.so");
+    CHECK(uri_only.pin == "3333");
+    auto env_only = cli::token_key_location(
+        {"pkcs11:token=CA;object=k", std::filesystem::path("/m.so"), std::nullopt}, "EDGECA_TEST_PIN");
+    CHECK(env_only.pin == "4444");
+
+    CHECK(test::error_code([] {
+              cli::token_key_location({"pkcs11:token=CA;object=k", std::nullopt, std::nullopt}, "EDGECA_TEST_PIN");
+          }) == "pkcs11_module_unset");
+    CHECK(test::error_code([] {
+              cli::token_key_location({"pkcs11:token=CA", std::filesystem::path("/m.so"), std::nullopt},
+                                      "EDGECA_TEST_PIN");
+          }) == "pkcs11_uri_invalid");
+    ::unsetenv("EDGECA_TEST_PIN");
 }
