@@ -2,9 +2,8 @@
 // private half OpenSSL can reach: a key in memory or one held by a PKCS#11 token.
 #pragma once
 
-#include <openssl/evp.h>
-
 #include <botan/pk_ops.h>
+#include <openssl/evp.h>
 
 #include <memory>
 

@@ -16,7 +16,8 @@ namespace {
 constexpr std::string_view scheme = "pkcs11:";
 
 [[noreturn]] void invalid(const std::string& why) {
-    throw Error(ErrorKind::bad_input, "pkcs11_uri_invalid", fmt::format("the PKCS#11 URI is invalid: {}", why));
+    throw Error(ErrorKind::bad_input, "pkcs11_uri_invalid",
+                fmt::format("the PKCS#11 URI is invalid: {}", why));
 }
 
 int hex_value(char c) {
@@ -57,7 +58,8 @@ std::string decode_text(std::string_view value, std::string_view name) {
 
 // RFC 3986 unreserved characters, plus those RFC 7512 lets a value carry as they are.
 bool keep_as_is(char c, bool in_query) {
-    if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' || c == '~') return true;
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' || c == '~')
+        return true;
     return in_query && c == '/';
 }
 
@@ -96,9 +98,10 @@ void read_path_attribute(Pkcs11Uri& uri, std::string_view name, std::string_view
         }
         return;
     }
-    invalid(fmt::format("the path attribute '{}' is not one edgeca acts on (token, manufacturer, model, "
-                        "serial, object, id, type)",
-                        name));
+    invalid(fmt::format(
+        "the path attribute '{}' is not one edgeca acts on (token, manufacturer, model, "
+        "serial, object, id, type)",
+        name));
 }
 
 void read_query_attribute(Pkcs11Uri& uri, std::string_view name, std::string_view value) {
@@ -112,10 +115,12 @@ void read_query_attribute(Pkcs11Uri& uri, std::string_view name, std::string_vie
         return set_once(uri.pin_source, std::move(source), name);
     }
     if (name == "pin-value") {
-        invalid("'pin-value' puts the PIN in the URI; give it in a file (--pin-file, pin-source) or "
-                "an environment variable instead");
+        invalid(
+            "'pin-value' puts the PIN in the URI; give it in a file (--pin-file, pin-source) or "
+            "an environment variable instead");
     }
-    invalid(fmt::format("the query attribute '{}' is not one edgeca acts on (module-path, pin-source)", name));
+    invalid(fmt::format(
+        "the query attribute '{}' is not one edgeca acts on (module-path, pin-source)", name));
 }
 
 template <typename Read>
@@ -137,8 +142,9 @@ void read_attributes(Pkcs11Uri& uri, std::string_view part, char separator, Read
 
 bool is_pkcs11_uri(std::string_view text) {
     if (text.size() < scheme.size()) return false;
-    return std::equal(scheme.begin(), scheme.end(), text.begin(),
-                      [](char a, char b) { return a == std::tolower(static_cast<unsigned char>(b)); });
+    return std::equal(scheme.begin(), scheme.end(), text.begin(), [](char a, char b) {
+        return a == std::tolower(static_cast<unsigned char>(b));
+    });
 }
 
 Pkcs11Uri Pkcs11Uri::parse(std::string_view text) {

@@ -13,7 +13,8 @@ TokenKeySettings merge(const TokenKeySettings& given, const TokenKeySettings& ke
             given.pin_file ? given.pin_file : kept.pin_file};
 }
 
-ca::TokenKeyLocation token_key_location(const TokenKeySettings& settings, const std::string& pin_env) {
+ca::TokenKeyLocation token_key_location(const TokenKeySettings& settings,
+                                        const std::string& pin_env) {
     auto uri = ca::Pkcs11Uri::parse(settings.key.value_or(""));
     std::optional<std::filesystem::path> module = settings.module;
     if (!module && uri.module_path) module = *uri.module_path;
@@ -26,14 +27,16 @@ ca::TokenKeyLocation token_key_location(const TokenKeySettings& settings, const 
     if (!pin_file && uri.pin_source) pin_file = *uri.pin_source;
     std::string pin;
     try {
-        pin = read_passphrase({pin_file, pin_env, fmt::format("User PIN of token \"{}\"", uri.token.value_or("?"))},
-                              false);
+        pin = read_passphrase(
+            {pin_file, pin_env, fmt::format("User PIN of token \"{}\"", uri.token.value_or("?"))},
+            false);
     } catch (const ca::Error& e) {
         if (e.code() != "passphrase_missing") throw;
-        throw ca::Error(ca::ErrorKind::unauthenticated, "pin_missing",
-                        fmt::format("no PIN for the token: give --pin-file, pin_file in the settings, "
-                                    "set {}, or run on a terminal",
-                                    pin_env));
+        throw ca::Error(
+            ca::ErrorKind::unauthenticated, "pin_missing",
+            fmt::format("no PIN for the token: give --pin-file, pin_file in the settings, "
+                        "set {}, or run on a terminal",
+                        pin_env));
     }
     return {std::move(uri), *module, std::move(pin)};
 }

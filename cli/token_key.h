@@ -11,9 +11,9 @@
 namespace edgeca::cli {
 
 struct TokenKeySettings {
-    std::optional<std::string> key;                  // "pkcs11:token=...;object=..."
-    std::optional<std::filesystem::path> module;     // the token's PKCS#11 module
-    std::optional<std::filesystem::path> pin_file;   // first line: the user PIN
+    std::optional<std::string> key;                 // "pkcs11:token=...;object=..."
+    std::optional<std::filesystem::path> module;    // the token's PKCS#11 module
+    std::optional<std::filesystem::path> pin_file;  // first line: the user PIN
     bool in_token() const { return key.has_value(); }
 };
 
@@ -25,6 +25,7 @@ TokenKeySettings merge(const TokenKeySettings& given, const TokenKeySettings& ke
 // `pin_env`, else a prompt on the terminal. Never from argv. Throws Error(bad_input,
 // "pkcs11_module_unset") without a module and Error(unauthenticated, "pin_missing") without
 // a PIN.
-ca::TokenKeyLocation token_key_location(const TokenKeySettings& settings, const std::string& pin_env);
+ca::TokenKeyLocation token_key_location(const TokenKeySettings& settings,
+                                        const std::string& pin_env);
 
 }  // namespace edgeca::cli

@@ -21,11 +21,16 @@ int fail(const char* what, CK_RV rv) {
 
 const char* refusal(CK_RV rv) {
     switch (rv) {
-        case CKR_ATTRIBUTE_SENSITIVE: return "CKR_ATTRIBUTE_SENSITIVE";
-        case CKR_KEY_UNEXTRACTABLE: return "CKR_KEY_UNEXTRACTABLE";
-        case CKR_KEY_NOT_WRAPPABLE: return "CKR_KEY_NOT_WRAPPABLE";
-        case CKR_OK: return "CKR_OK";
-        default: return "another refusal";
+        case CKR_ATTRIBUTE_SENSITIVE:
+            return "CKR_ATTRIBUTE_SENSITIVE";
+        case CKR_KEY_UNEXTRACTABLE:
+            return "CKR_KEY_UNEXTRACTABLE";
+        case CKR_KEY_NOT_WRAPPABLE:
+            return "CKR_KEY_NOT_WRAPPABLE";
+        case CKR_OK:
+            return "CKR_OK";
+        default:
+            return "another refusal";
     }
 }
 
@@ -57,10 +62,12 @@ int main(int argc, char** argv) {
     }
     if (!found) return fail("no token with that label", 0);
     CK_SESSION_HANDLE session;
-    if ((rv = p11->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr, &session)) != CKR_OK) {
+    if ((rv = p11->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, nullptr, nullptr,
+                                 &session)) != CKR_OK) {
         return fail("C_OpenSession", rv);
     }
-    if ((rv = p11->C_Login(session, CKU_USER, reinterpret_cast<CK_UTF8CHAR*>(pin.data()), pin.size())) != CKR_OK) {
+    if ((rv = p11->C_Login(session, CKU_USER, reinterpret_cast<CK_UTF8CHAR*>(pin.data()),
+                           pin.size())) != CKR_OK) {
         return fail("C_Login", rv);
     }
     CK_OBJECT_CLASS private_class = CKO_PRIVATE_KEY;
@@ -74,8 +81,9 @@ int main(int argc, char** argv) {
     if (matches != 1) return fail("no private key with that label", 0);
 
     int revealed = 0;
-    for (auto [type, name] : {std::pair{CKA_PRIVATE_EXPONENT, "CKA_PRIVATE_EXPONENT"},
-                              std::pair{CKA_PRIME_1, "CKA_PRIME_1"}, std::pair{CKA_PRIME_2, "CKA_PRIME_2"}}) {
+    for (auto [type, name] :
+         {std::pair{CKA_PRIVATE_EXPONENT, "CKA_PRIVATE_EXPONENT"},
+          std::pair{CKA_PRIME_1, "CKA_PRIME_1"}, std::pair{CKA_PRIME_2, "CKA_PRIME_2"}}) {
         CK_BYTE buffer[1024];
         CK_ATTRIBUTE attribute{type, buffer, sizeof buffer};
         rv = p11->C_GetAttributeValue(session, key, &attribute, 1);

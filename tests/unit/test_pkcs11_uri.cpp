@@ -40,7 +40,8 @@ struct Refused {
 TEST_CASE("the path attributes are read and percent-decoded") {
     // RFC 7512 section 7's example, with type=private for a key.
     auto uri = ca::Pkcs11Uri::parse(
-        "pkcs11:token=The%20Software%20PKCS%2311%20softtoken;manufacturer=Snake%20Oil,%20Inc.;model=1.0;"
+        "pkcs11:token=The%20Software%20PKCS%2311%20softtoken;manufacturer=Snake%20Oil,%20Inc.;"
+        "model=1.0;"
         "object=my-key;type=private");
     CHECK(uri.token == "The Software PKCS#11 softtoken");
     CHECK(uri.manufacturer == "Snake Oil, Inc.");
@@ -61,10 +62,12 @@ TEST_CASE("the path attributes are read and percent-decoded") {
 
 TEST_CASE("the query gives the module and a PIN file, never the PIN") {
     auto uri = ca::Pkcs11Uri::parse(
-        "pkcs11:token=CA;object=root?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/etc/ca/pin");
+        "pkcs11:token=CA;object=root?module-path=/usr/lib/softhsm/libsofthsm2.so&pin-source=file:/"
+        "etc/ca/pin");
     CHECK(uri.module_path == "/usr/lib/softhsm/libsofthsm2.so");
     CHECK(uri.pin_source == "/etc/ca/pin");
-    CHECK(ca::Pkcs11Uri::parse("pkcs11:token=CA;object=root?pin-source=/run/pin").pin_source == "/run/pin");
+    CHECK(ca::Pkcs11Uri::parse("pkcs11:token=CA;object=root?pin-source=/run/pin").pin_source ==
+          "/run/pin");
     CHECK(refusal("pkcs11:token=CA;object=root?pin-value=123456").find("puts the PIN in the URI") !=
           std::string::npos);
 }
@@ -76,7 +79,9 @@ TEST_CASE("to_string gives a URI that parses back to the same attributes") {
     uri.id = std::vector<uint8_t>{0x00, 0x7f, 0xfe};
     uri.module_path = "/usr/lib/x86_64-linux-gnu/pkcs11/my module.so";
     const auto text = uri.to_string();
-    CHECK(text.rfind("pkcs11:token=Root%20token%3B%20%231;object=edgeca%20root%2F2026;id=%00%7F%FE;type=private", 0) == 0);
+    CHECK(text.rfind("pkcs11:token=Root%20token%3B%20%231;object=edgeca%20root%2F2026;id=%00%7F%FE;"
+                     "type=private",
+                     0) == 0);
     auto back = ca::Pkcs11Uri::parse(text);
     CHECK(back.token == uri.token);
     CHECK(back.object == uri.object);
@@ -107,7 +112,8 @@ TEST_CASE("every malformed or unsafe URI is refused with the reason") {
         {"pkcs11:token=CA;object=x;;", "not an attribute of the form name=value"},
         {"pkcs11:token=CA;object", "not an attribute of the form name=value"},
         {"pkcs11:token=CA;=x;object=y", "not an attribute of the form name=value"},
-        {"pkcs11:token=CA;object=x?module-name=softhsm2", "'module-name' is not one edgeca acts on"},
+        {"pkcs11:token=CA;object=x?module-name=softhsm2",
+         "'module-name' is not one edgeca acts on"},
         {"pkcs11:token=CA;object=x?pin-source=%7C/bin/echo", "must name a file"},
         {"pkcs11:token=CA;object=x?module-path=/a&module-path=/b", "'module-path' is given twice"},
         {"pkcs11:token=CA;object=x?", "not an attribute of the form name=value"},
@@ -117,7 +123,8 @@ TEST_CASE("every malformed or unsafe URI is refused with the reason") {
         auto message = refusal(c.uri);
         CHECK_MESSAGE(message.find(c.because) != std::string::npos, message);
     }
-    CHECK(refusal("pkcs11:token=CA;object=" + std::string(5000, 'a')).find("longer than 4096") != std::string::npos);
+    CHECK(refusal("pkcs11:token=CA;object=" + std::string(5000, 'a')).find("longer than 4096") !=
+          std::string::npos);
 }
 
 TEST_CASE("describe names the key and the token as people read them") {
@@ -145,9 +152,10 @@ TEST_CASE("edgeca.toml names a token key with key, pkcs11_module and pin_file") 
         }
         return std::string("accepted");
     };
-    CHECK(refused("key = \"pkcs11:token=CA;object=x;pin-value=1\"\n").find("'key'") != std::string::npos);
-    CHECK(refused("pkcs11_module = \"/usr/lib/softhsm/libsofthsm2.so\"\n").find("'key' (a pkcs11: URI) is not set") !=
+    CHECK(refused("key = \"pkcs11:token=CA;object=x;pin-value=1\"\n").find("'key'") !=
           std::string::npos);
+    CHECK(refused("pkcs11_module = \"/usr/lib/softhsm/libsofthsm2.so\"\n")
+              .find("'key' (a pkcs11: URI) is not set") != std::string::npos);
     CHECK(refused("pin_file = \"/etc/pin\"\n").find("'pin_file'") != std::string::npos);
     std::istringstream empty("");
     CHECK_FALSE(cli::parse_config(empty, "empty.toml").token_key.in_token());
@@ -162,7 +170,8 @@ TEST_CASE("the module and the PIN: command line over settings over the URI over 
     auto from_flag = write("flag.pin", "1111\nsecond line ignored\n");
     auto from_settings = write("settings.pin", "2222\n");
     auto from_uri = write("uri.pin", "3333\n");
-    const std::string uri = "pkcs11:token=CA;object=k?module-path=/uri/module.so&pin-source=file:" + from_uri.string();
+    const std::string uri =
+        "pkcs11:token=CA;object=k?module-path=/uri/module.so&pin-source=file:" + from_uri.string();
     ::setenv("EDGECA_TEST_PIN", "4444", 1);
 
     cli::TokenKeySettings kept{uri, std::filesystem::path("/settings/module.so"), from_settings};
@@ -177,15 +186,18 @@ TEST_CASE("the module and the PIN: command line over settings over the URI over 
     CHECK(uri_only.module == "/uri/module.so");
     CHECK(uri_only.pin == "3333");
     auto env_only = cli::token_key_location(
-        {"pkcs11:token=CA;object=k", std::filesystem::path("/m.so"), std::nullopt}, "EDGECA_TEST_PIN");
+        {"pkcs11:token=CA;object=k", std::filesystem::path("/m.so"), std::nullopt},
+        "EDGECA_TEST_PIN");
     CHECK(env_only.pin == "4444");
 
     CHECK(test::error_code([] {
-              cli::token_key_location({"pkcs11:token=CA;object=k", std::nullopt, std::nullopt}, "EDGECA_TEST_PIN");
+              cli::token_key_location({"pkcs11:token=CA;object=k", std::nullopt, std::nullopt},
+                                      "EDGECA_TEST_PIN");
           }) == "pkcs11_module_unset");
     CHECK(test::error_code([] {
-              cli::token_key_location({"pkcs11:token=CA", std::filesystem::path("/m.so"), std::nullopt},
-                                      "EDGECA_TEST_PIN");
+              cli::token_key_location(
+                  {"pkcs11:token=CA", std::filesystem::path("/m.so"), std::nullopt},
+                  "EDGECA_TEST_PIN");
           }) == "pkcs11_uri_invalid");
     ::unsetenv("EDGECA_TEST_PIN");
 }
