@@ -21,6 +21,7 @@
 
 #include "bench/bench.h"
 #include "ca/access_control.h"
+#include "ca/pkcs11_key.h"
 #include "ca/device_registry.h"
 #include "ca/distinguished_name.h"
 #include "ca/files.h"
@@ -114,9 +115,25 @@ Issuer::Issuer(const std::filesystem::path& dir, ca::SigningBackend backend)
     registry.add_device(admin, "P1", "SN-BENCH", std::nullopt);
 }
 
-int bench_sign(const std::string& backend, int threads, double seconds) {
-    std::shared_ptr<const Botan::Private_Key> key = std::make_shared<Botan::RSA_PrivateKey>(rng, 2048);
-    auto signing = ca::signing_key(key, backend_of(backend));
+// The key in a PKCS#11 token for `--backend pkcs11`: the URI and module from the options, the
+// PIN from $EDGECA_PKCS11_PIN.
+struct TokenOptions {
+    std::string uri;
+    std::string module;
+};
+
+int bench_sign(const std::string& backend, int threads, double seconds, const TokenOptions& token) {
+    std::shared_ptr<const Botan::Private_Key> signing;
+    if (backend == "pkcs11") {
+        const char* pin = std::getenv("EDGECA_PKCS11_PIN");
+        if (token.uri.empty() || token.module.empty() || pin == nullptr) {
+            throw std::runtime_error("--backend pkcs11 needs --pkcs11-uri, --pkcs11-module and $EDGECA_PKCS11_PIN");
+        }
+        signing = ca::load_token_key({ca::Pkcs11Uri::parse(token.uri), token.module, pin});
+    } else {
+        std::shared_ptr<const Botan::Private_Key> key = std::make_shared<Botan::RSA_PrivateKey>(rng, 2048);
+        signing = ca::signing_key(key, backend_of(backend));
+    }
     std::vector<uint8_t> message(300, 0x42);  // about a TBSCertificate's hash input... hashed anyway
     auto measured = rate(threads, seconds, [&](int) {
         Botan::PK_Signer signer(*signing, rng, "EMSA3(SHA-256)");
@@ -180,7 +197,10 @@ int main(int argc, char** argv) {
     };
 
     auto* sign = app.add_subcommand("sign", "raw RSA-2048 signatures per second");
-    sign->add_option("--backend", backend);
+    TokenOptions token;
+    sign->add_option("--backend", backend, "botan, openssl, or pkcs11 (a key in a token)");
+    sign->add_option("--pkcs11-uri", token.uri, "with --backend pkcs11: the key's RFC 7512 URI");
+    sign->add_option("--pkcs11-module", token.module, "with --backend pkcs11: the token's module");
     sign->add_option("--threads", threads);
     sign->add_option("--seconds", seconds);
 
@@ -241,7 +261,7 @@ int main(int argc, char** argv) {
 
     CLI11_PARSE(app, argc, argv);
     try {
-        if (sign->parsed()) return bench_sign(backend, threads, seconds);
+        if (sign->parsed()) return bench_sign(backend, threads, seconds, token);
         if (issue->parsed()) return bench_issue(backend, threads, seconds, dir);
         if (crl->parsed()) return bench_crl(crl_options);
         if (fill->parsed()) return bench_fill(fill_options);

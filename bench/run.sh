@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh — every figure of docs/benchmarks.md, measured in one run on this machine and
-# printed as one markdown table beside its limit or peer: raw RSA-2048 signatures, in-process
-# issuance, HTTPS issuance (edgeca serve, and cfssl serve with its SQLite certdb when Debian
+# printed as one markdown table beside its limit or peer: raw RSA-2048 signatures (file key,
+# and a key in a SoftHSM2 token), in-process issuance, HTTPS issuance (file key and token key) (edgeca serve, and cfssl serve with its SQLite certdb when Debian
 # has it), CRLs beside `openssl ca -gencrl`, start-up with 1M stored certificates, and the
 # delay from a burst of revocations to the served CRL.
 #
@@ -157,6 +157,29 @@ for backend in botan openssl; do
   done
 done
 
+# --- 1b. the same signatures with the key in a SoftHSM2 token --------------------------------
+# The token lives in the work directory; its key is made inside it by `edgeca init --key`, as
+# an issuing CA's would be, and that issuing CA serves HTTPS in 3b.
+
+apt_install softhsm2 || die "cannot install softhsm2"
+SOFTHSM_MODULE=/usr/lib/softhsm/libsofthsm2.so
+H="$WORK/softhsm"
+mkdir -p "$H/tokens"
+printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' "$H/tokens" >"$H/softhsm2.conf"
+export SOFTHSM2_CONF="$H/softhsm2.conf"
+TOKEN_PIN=bench-only-pin-4711
+(umask 077 && echo "$TOKEN_PIN" >"$H/pin")
+softhsm2-util --init-token --free --label BENCH --so-pin bench-only-so-pin --pin "$TOKEN_PIN" >/dev/null
+TOKEN_ISSUER="$WORK/token-issuer"
+"$EDGECA" init --dir "$TOKEN_ISSUER" --subject "CN=Bench Token Issuing CA,O=edgeca bench" \
+  --key "pkcs11:token=BENCH;object=bench-issuing-ca" --pkcs11-module "$SOFTHSM_MODULE" --pin-file "$H/pin" >/dev/null
+for threads in 1 2; do
+  log "raw signatures: pkcs11 (SoftHSM2), $threads thread(s)"
+  record sign env EDGECA_PKCS11_PIN="$TOKEN_PIN" "$BENCH" sign --backend pkcs11 \
+    --pkcs11-uri "pkcs11:token=BENCH;object=bench-issuing-ca" --pkcs11-module "$SOFTHSM_MODULE" \
+    --threads "$threads" --seconds "$SIGN_SECONDS"
+done
+
 # --- 2. in-process issuance ------------------------------------------------------------------
 
 for backend in openssl botan; do
@@ -184,6 +207,15 @@ mkdir -p "$P"
 openssl req -new -newkey rsa:2048 -nodes -keyout "$P/admin.key" -subj /CN=bench-admin -out "$P/admin.csr" 2>/dev/null
 "$EDGECA" issue --dir "$P/issuer" --csr "$P/admin.csr" --profile client --grant-role admin --validity-days 30 \
   --out "$P/admin.pem" --passphrase-file "$P/issuer.pass" >/dev/null
+# The issuing CA whose key is in the token (1b), certified by the same root, with the same
+# product, device and admin client.
+"$EDGECA_ROOT" sign-intermediate --dir "$P/root" --csr "$TOKEN_ISSUER/issuer.csr" --out "$P/token-issuer-cert.pem" \
+  --passphrase-file "$P/root.pass" >/dev/null
+"$EDGECA" install --dir "$TOKEN_ISSUER" --cert "$P/token-issuer-cert.pem" --root "$P/root/root.pem" >/dev/null
+"$EDGECA" product add --dir "$TOKEN_ISSUER" --product-key P1 --name bench --max-validity-days 730 >/dev/null
+"$EDGECA" device add --dir "$TOKEN_ISSUER" --product-key P1 --device-key SN-BENCH >/dev/null
+"$EDGECA" issue --dir "$TOKEN_ISSUER" --csr "$P/admin.csr" --profile client --grant-role admin --validity-days 30 \
+  --out "$P/token-admin.pem" >/dev/null
 # The device renews with the same key and CSR on every request.
 openssl req -new -newkey rsa:2048 -nodes -keyout "$P/device.key" -subj /CN=SN-BENCH -out "$P/device.csr" 2>/dev/null
 python3 -c 'import json, sys; print(json.dumps({"csr": open(sys.argv[1]).read(), "profile": "edge",
@@ -191,8 +223,8 @@ python3 -c 'import json, sys; print(json.dumps({"csr": open(sys.argv[1]).read(),
 python3 -c 'import json, sys; print(json.dumps({"certificate_request": open(sys.argv[1]).read()}))' \
   "$P/device.csr" >"$WORK/cfssl-request.json"
 
-start_serve() {
-  "$EDGECA" serve --dir "$P/issuer" --passphrase-file "$P/issuer.pass" --listen 127.0.0.1:0 \
+start_serve() {  # start_serve [DIR]: the file-key issuing CA, or DIR
+  "$EDGECA" serve --dir "${1:-$P/issuer}" --passphrase-file "$P/issuer.pass" --listen 127.0.0.1:0 \
     --public-listen 127.0.0.1:0 >"$WORK/serve.log" 2>&1 &
   SERVE_PID=$!
   STARTED_PIDS+=("$SERVE_PID")
@@ -228,6 +260,17 @@ record durable "$BENCH" check-stored --store "$P/issuer/issuer.db" --serials "$W
 log "revocation burst: $BURST revocations"
 record burst "$BENCH" burst --port "$API_PORT" "${tls_client[@]}" --public-port "$PUBLIC_PORT" \
   --body "$WORK/edge-request.json" --count "$BURST" --clients 8 --reason superseded --timeout 120
+stop_pid "$SERVE_PID"
+
+# --- 3c. HTTPS issuance with the issuing CA's key in the SoftHSM2 token ------------------------
+# (The service's TLS key stays a file key, encrypted under the passphrase.)
+
+start_serve "$TOKEN_ISSUER"
+for clients in $CLIENT_COUNTS; do
+  log "HTTPS issuance, edgeca serve, key in SoftHSM2: $clients client(s)"
+  record edgeca-token-load "$BENCH" load --port "$API_PORT" --ca "$P/root/root.pem" --cert "$P/token-admin.pem" \
+    --key "$P/admin.key" --body "$WORK/edge-request.json" --clients "$clients" --seconds "$LOAD_SECONDS"
+done
 stop_pid "$SERVE_PID"
 
 # --- 3b. the same HTTPS issuance with the store on PostgreSQL: one node, then two ------------
@@ -440,7 +483,8 @@ def row(n, what, figure, against="—", r="—", target="—", result="—"):
 
 sign = {(r["backend"], r["threads"]): r for r in all_of("sign")}
 for (backend, threads), r in sorted(sign.items()):
-    row(1, f"raw RSA-2048 signature, {backend}, {threads} thread{'s' if threads > 1 else ''}",
+    name = "pkcs11 (key in SoftHSM2)" if backend == "pkcs11" else backend
+    row(1, f"raw RSA-2048 signature, {name}, {threads} thread{'s' if threads > 1 else ''}",
         f"{rate(r['per_second'])} ({r['cpu_us_per_op']:.0f} µs CPU each)", result="limit")
 
 for r in all_of("issue"):
@@ -489,6 +533,15 @@ if pg2a and pg2b:
                                                            if pg2a["failures"] + pg2b["failures"] else ""),
         f"one node on PostgreSQL: {rate(pg1['per_second'])}" if pg1 else "—",
         ratio(both, pg1["per_second"]) if pg1 else "—")
+file_key = {r["clients"]: r for r in all_of("edgeca-load")}
+for r in all_of("edgeca-token-load"):
+    c = r["clients"]
+    peer = file_key.get(c)
+    row(3, f"HTTPS issuance, key in SoftHSM2 token, {c} client{'s' if c > 1 else ''}",
+        f"{rate(r['per_second'])}, p50 {r['p50_ms']:.1f} ms, p99 {r['p99_ms']:.1f} ms"
+        + (f", {r['failures']} failed" if r["failures"] else ""),
+        f"file key, {c} client{'s' if c > 1 else ''}: {rate(peer['per_second'])}" if peer else "—",
+        ratio(r["per_second"], peer["per_second"]) if peer else "—")
 d = one("durable")
 if d:
     row(3, "every certificate durable before its response", f"{d['stored']:,} of {d['serials']:,} returned serials in the store",

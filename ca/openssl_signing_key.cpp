@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "ca/errors.h"
+#include "ca/openssl_signature.h"
 
 namespace edgeca::ca {
 namespace {
@@ -92,7 +93,7 @@ public:
                                                                   const std::string& params,
                                                                   const std::string& provider) const override {
         if (params == "EMSA3(SHA-256)" || params == "EMSA_PKCS1(SHA-256)") {
-            return std::make_unique<OpenSslSignature>(pkey_.get());
+            return openssl_sha256_signature(pkey_.get());
         }
         return key_->create_signature_op(rng, params, provider);
     }
@@ -117,6 +118,10 @@ private:
 };
 
 }  // namespace
+
+std::unique_ptr<Botan::PK_Ops::Signature> openssl_sha256_signature(EVP_PKEY* key) {
+    return std::make_unique<OpenSslSignature>(key);
+}
 
 namespace {
 

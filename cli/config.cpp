@@ -93,6 +93,17 @@ const std::map<std::string, Setter>& setters() {
         t["public_url"] = [](ServiceConfig& c, const Reader& r) { c.public_url = r.string(); };
         t["tls_cert"] = [](ServiceConfig& c, const Reader& r) { c.tls_cert = r.string(); };
         t["tls_key"] = [](ServiceConfig& c, const Reader& r) { c.tls_key = r.string(); };
+        t["key"] = [](ServiceConfig& c, const Reader& r) {
+            std::string uri = r.string();
+            try {
+                ca::Pkcs11Uri::parse(uri);
+            } catch (const ca::Error& e) {
+                invalid(r.source, r.key(), e.what());
+            }
+            c.token_key.key = uri;
+        };
+        t["pkcs11_module"] = [](ServiceConfig& c, const Reader& r) { c.token_key.module = r.string(); };
+        t["pin_file"] = [](ServiceConfig& c, const Reader& r) { c.token_key.pin_file = r.string(); };
         t["max_body_bytes"] = [](ServiceConfig& c, const Reader& r) {
             c.max_body_bytes = static_cast<size_t>(r.integer(1024, 16 << 20));
         };
@@ -196,6 +207,10 @@ void check_consistency(const ServiceConfig& c, const std::string& source) {
     if (c.tls_cert.has_value() != c.tls_key.has_value()) {
         invalid(source, "tls_cert", "and tls_key are given together or not at all");
     }
+    if (!c.token_key.key && (c.token_key.module || c.token_key.pin_file)) {
+        invalid(source, c.token_key.module ? "pkcs11_module" : "pin_file",
+                "belongs to a key in a token, and 'key' (a pkcs11: URI) is not set");
+    }
 }
 
 }  // namespace
@@ -289,6 +304,12 @@ std::string default_config_text() {
 
 # Who makes the issuing CA's RSA signatures: "openssl" (faster) or "botan" (the reference).
 # signing_backend = "openssl"
+
+# The issuing CA's key in a PKCS#11 token instead of issuer.key (RFC 7512 URI), the token's
+# module, and a file whose first line is the user PIN (else $EDGECA_PKCS11_PIN).
+# key = "pkcs11:token=CA;object=edgeca-issuing-ca;id=%01"
+# pkcs11_module = "/usr/lib/softhsm/libsofthsm2.so"
+# pin_file = "/etc/edgeca/token.pin"
 
 # Where the HTTPS API (mutual TLS) and the plain-HTTP downloads (CA certificates, CRLs) listen.
 # listen = "127.0.0.1:8443"

@@ -11,6 +11,7 @@
 
 #include "ca/issuance_policy.h"
 #include "ca/openssl_signing_key.h"
+#include "cli/token_key.h"
 
 namespace edgeca::cli {
 
@@ -57,6 +58,8 @@ struct ServiceConfig {
     // Who makes the issuing CA's RSA signatures (and checks CSR signatures): "openssl" (about
     // four times faster here) or "botan" (the reference). Certificates are byte for byte alike.
     ca::SigningBackend signing_backend = ca::SigningBackend::openssl;
+    // The issuing CA's key in a PKCS#11 token (key, pkcs11_module, pin_file); unset: issuer.key.
+    TokenKeySettings token_key;
     std::string listen = "127.0.0.1:8443";         // HTTPS API, mutual TLS
     std::string public_listen = "127.0.0.1:8080";  // plain HTTP: CA certificates and CRLs only
     std::vector<std::string> hostnames = {"localhost", "127.0.0.1"};

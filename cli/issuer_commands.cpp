@@ -18,6 +18,7 @@
 #include "ca/files.h"
 #include "ca/issuing_authority.h"
 #include "ca/key_file.h"
+#include "ca/pkcs11_key.h"
 #include "ca/revocation.h"
 #include "ca/revocation_reason.h"
 #include "ca/serial_number.h"
@@ -53,6 +54,7 @@ struct Options {
     std::string reason = "unspecified";
     bool verify = false;
     std::optional<std::filesystem::path> signer;
+    TokenKeySettings token;  // --key, --pkcs11-module, --pin-file
 };
 
 int parse_reason(const std::string& name) {
@@ -67,6 +69,30 @@ int parse_reason(const std::string& name) {
     return *code;
 }
 
+// The settings lines that record a key made in a token, placed before any table of edgeca.toml.
+std::string token_settings_text(const ca::Pkcs11Uri& uri, const TokenKeySettings& settings) {
+    auto quoted = [](const std::filesystem::path& path, std::string_view what) {
+        std::string text = std::filesystem::absolute(path).string();
+        for (char c : text) {
+            if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) {
+                throw ca::Error(ca::ErrorKind::bad_input, "path_unsupported",
+                                fmt::format("the {} path {} holds a quote, a backslash or a control character; "
+                                            "edgeca.toml cannot record it",
+                                            what, text));
+            }
+        }
+        return fmt::format("\"{}\"", text);
+    };
+    std::string text = fmt::format(
+        "# The issuing CA's key is in a PKCS#11 token (edgeca init --key): the URI names it, with\n"
+        "# the id the token gave it. The user PIN comes from pin_file, else $EDGECA_PKCS11_PIN.\n"
+        "key = \"{}\"\n",
+        uri.to_string());
+    if (settings.module) text += fmt::format("pkcs11_module = {}\n", quoted(*settings.module, "module"));
+    if (settings.pin_file) text += fmt::format("pin_file = {}\n", quoted(*settings.pin_file, "PIN file"));
+    return text + "\n";
+}
+
 int run_init(const Options& o) {
     IssuerDirectory d{o.dir};
     for (const auto& file : {d.key(), d.store(), d.csr()}) {  // a PostgreSQL store must be empty
@@ -77,35 +103,77 @@ int run_init(const Options& o) {
         }
     }
     auto subject = ca::build_subject(ca::parse_distinguished_name(o.subject));
-    std::string passphrase = read_passphrase(issuer_passphrase(o.passphrase_file), true, min_passphrase);
-    ca::ensure_private_directory(o.dir);
+    // Settings an operator wrote into edgeca.toml before init count as if given here.
+    const bool config_exists = std::filesystem::exists(d.config());
+    const auto kept = config_exists ? load_config(d.config()).token_key : TokenKeySettings{};
+    if (o.token.key && kept.key && *o.token.key != *kept.key) {
+        throw ca::Error(ca::ErrorKind::conflict, "config_names_other_key",
+                        fmt::format("{} names another key ({}); edit it or leave --key out", d.config().string(),
+                                    *kept.key));
+    }
+    const auto settings = merge(o.token, kept);
+    if (!settings.in_token() && (o.token.module || o.token.pin_file)) {
+        throw ca::Error(ca::ErrorKind::bad_input, "key_uri_missing",
+                        "--pkcs11-module and --pin-file go with --key pkcs11:...");
+    }
 
     Botan::System_RNG rng;
-    std::cerr << "Generating the issuing CA's RSA-2048 key from the system RNG...\n";
-    auto key = ca::generate_rsa_2048(rng);
+    // A store that cannot be made (a file there already, a database that is not empty) is
+    // refused before a key exists.
     const auto location = d.store_location(d.load_config(std::nullopt));
+    store::Store::check_can_create(location);
+    std::shared_ptr<const Botan::Private_Key> key;
+    std::string key_place;
+    std::optional<std::string> config_prefix;
+    if (settings.in_token()) {
+        // Everything that can refuse (URI, module, token, PIN, label taken) does so before
+        // anything is written.
+        auto token_location = token_key_location(settings, issuer_pin_env);
+        std::cerr << fmt::format("Generating the issuing CA's RSA-2048 key inside the token ({})...\n",
+                                 token_location.uri.describe());
+        auto generated = ca::generate_token_key(token_location);
+        key = std::move(generated.key);
+        key_place = fmt::format("in the token: {} (sensitive, never extractable)", generated.uri.to_string());
+        if (!kept.key) config_prefix = token_settings_text(generated.uri, settings);
+        ca::ensure_private_directory(o.dir);
+    } else {
+        std::string passphrase = read_passphrase(issuer_passphrase(o.passphrase_file), true, min_passphrase);
+        ca::ensure_private_directory(o.dir);
+        std::cerr << "Generating the issuing CA's RSA-2048 key from the system RNG...\n";
+        auto file_key = ca::generate_rsa_2048(rng);
+        ca::write_encrypted_key(d.key(), *file_key, passphrase, rng);
+        key = std::move(file_key);
+        key_place = fmt::format("{} (encrypted PKCS#8, mode 0600)", d.key().string());
+    }
     auto store = store::Store::create(location);
-    ca::write_encrypted_key(d.key(), *key, passphrase, rng);
     auto csr = Botan::PKCS10_Request::create(*key, subject, Botan::Extensions(), "SHA-256", rng);
     auto spki = key->subject_public_key();
     store.write([&](store::Writer& w) {
         w.set_meta("issuer_spki", Botan::hex_encode(spki, false));
-        w.append_audit({local_actor(), "init", "", "", "ok", ca::to_rfc4514(subject)});
+        w.append_audit({local_actor(), "init", "", "", "ok",
+                        settings.in_token() ? fmt::format("{} key=token", ca::to_rfc4514(subject))
+                                            : ca::to_rfc4514(subject)});
     });
     ca::write_file_atomically(d.csr(), ca::encode_pem(csr.BER_encode(), "CERTIFICATE REQUEST"), 0644, true);
-    if (!std::filesystem::exists(d.config())) {
-        std::string text = default_config_text();
-        if (location.on_server()) {
-            // Every later command, and every node given a copy of this directory, finds the store.
-            text.replace(text.find("[store]\n"), 8, fmt::format("[store]\nurl = \"{}\"\n", location.url));
-        }
-        ca::write_file_atomically(d.config(), text, 0600, true);
+    std::string store_setting;
+    if (location.on_server()) {
+        // Every later command, and every node given a copy of this directory, finds the store.
+        store_setting = fmt::format("[store]\nurl = \"{}\"\n", location.url);
     }
+    if (!config_exists) {
+        std::string text = config_prefix.value_or("") + default_config_text();
+        if (!store_setting.empty()) text.replace(text.find("[store]\n"), 8, store_setting);
+        ca::write_file_atomically(d.config(), text, 0600, true);
+    } else if (config_prefix) {
+        ca::write_file_atomically(d.config(), *config_prefix + ca::read_file(d.config(), "the configuration file"),
+                                  0600);
+    }
+    ca::write_file_atomically(d.csr(), ca::encode_pem(csr.BER_encode(), "CERTIFICATE REQUEST"), 0644, true);
     std::cout << fmt::format(
         "Issuing CA key and CSR created in {}\n"
         "  subject:      {}\n"
         "  CSR:          {}\n"
-        "  private key:  {} (encrypted PKCS#8, mode 0600)\n"
+        "  private key:  {}\n"
         "  store:        {} ({})\n"
         "  settings:     {}\n"
         "  key SHA-256:  {}\n"
@@ -113,8 +181,9 @@ int run_init(const Options& o) {
         "  edgeca-root sign-intermediate --dir ROOT_DIR --csr {} --out issuer.pem\n"
         "then bring issuer.pem and the root's root.pem back and run\n"
         "  edgeca install --dir {} --cert issuer.pem --root root.pem\n",
-        o.dir.string(), ca::to_rfc4514(subject), d.csr().string(), d.key().string(),
-        location.describe(), store.engine(), d.config().string(), colon_hex(ca::sha256_hex(spki)), d.csr().string(), o.dir.string());
+        o.dir.string(), ca::to_rfc4514(subject), d.csr().string(), key_place,
+        location.describe(), store.engine(), d.config().string(), colon_hex(ca::sha256_hex(spki)), d.csr().string(),
+        o.dir.string());
     return exit_ok;
 }
 
@@ -198,8 +267,9 @@ int run_issue(const Options& o) {
     auto config = d.load_config(o.config);
     apply_default_urls(config);
     auto store = d.open_store();
-    auto identity = d.load_identity(read_passphrase(issuer_passphrase(o.passphrase_file), false),
-                                    config.signing_backend);
+    auto identity = d.load_identity(config, o.token, [&o] {
+        return read_passphrase(issuer_passphrase(o.passphrase_file), false);
+    });
     ca::SystemClock clock;
     Botan::System_RNG rng;
     ca::IssuingAuthority authority(store, clock, rng, config.policy, identity);
@@ -272,8 +342,9 @@ int run_crl(const Options& o) {
     auto config = d.load_config(o.config);
     apply_default_urls(config);
     auto store = d.open_store();
-    auto identity = d.load_identity(read_passphrase(issuer_passphrase(o.passphrase_file), false),
-                                    config.signing_backend);
+    auto identity = d.load_identity(config, o.token, [&o] {
+        return read_passphrase(issuer_passphrase(o.passphrase_file), false);
+    });
     ca::SystemClock clock;
     Botan::System_RNG rng;
     const auto now = clock.now();
@@ -336,11 +407,19 @@ std::vector<Command> add_issuer_commands(CLI::App& app) {
     auto dir = [o](CLI::App* sub) { sub->add_option("--dir", o->dir, "the issuing CA's data directory")->required(); };
     auto passphrase = [o](CLI::App* sub) {
         sub->add_option("--passphrase-file", o->passphrase_file, "file whose first line is the issuing CA key's passphrase");
+        sub->add_option("--pkcs11-module", o->token.module,
+                        "key in a token: its PKCS#11 module (default: pkcs11_module in edgeca.toml)");
+        sub->add_option("--pin-file", o->token.pin_file,
+                        "key in a token: file whose first line is the user PIN (default: pin_file in "
+                        "edgeca.toml, else $EDGECA_PKCS11_PIN)");
     };
 
     auto* init = app.add_subcommand("init", "create the issuing CA's key and the CSR for the root to sign");
     dir(init);
     init->add_option("--subject", o->subject, "e.g. \"CN=Acme IoT Issuing CA 1,O=Acme,C=CN\"")->required();
+    init->add_option("--key", o->token.key,
+                     "generate the key inside a PKCS#11 token instead of issuer.key: an RFC 7512 URI such as "
+                     "\"pkcs11:token=CA;object=edgeca-issuing-ca\"; recorded in edgeca.toml");
     passphrase(init);
 
     auto* install = app.add_subcommand("install", "install the certificate the root issued, and the root");

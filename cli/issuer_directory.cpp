@@ -7,6 +7,7 @@
 #include "ca/files.h"
 #include "ca/key_file.h"
 #include "ca/key_policy.h"
+#include "ca/pkcs11_key.h"
 
 namespace edgeca::cli {
 
@@ -17,8 +18,11 @@ void IssuerDirectory::require_initialised() const {
                                     "{} --subject ...' first",
                                     dir.string(), dir.string()));
     }
+    // A key in a token leaves no issuer.key; init writes the CSR last for either. A store on a
+    // server leaves no issuer.db.
     const bool store_here = !store_location(load_config(std::nullopt)).on_server();
-    if (!std::filesystem::exists(key()) || (store_here && !std::filesystem::exists(store()))) {
+    if ((store_here && !std::filesystem::exists(store())) ||
+        (!std::filesystem::exists(key()) && !std::filesystem::exists(csr()))) {
         throw ca::Error(ca::ErrorKind::not_found, "not_initialised",
                         fmt::format("{} holds no issuing CA; run 'edgeca init --dir {}' first",
                                     dir.string(), dir.string()));
@@ -53,21 +57,41 @@ ServiceConfig IssuerDirectory::load_config(
     return ServiceConfig{};
 }
 
+namespace {
+
+ca::IssuerIdentity identity_for(const IssuerDirectory& d, std::shared_ptr<const Botan::Private_Key> private_key,
+                                const std::string& key_name) {
+    auto issuer_certificate = ca::parse_certificate_pem(
+        ca::read_file(d.certificate(), "the issuing CA certificate"), "the issuing CA certificate");
+    auto root_certificate = ca::parse_certificate_pem(ca::read_file(d.root(), "the root certificate"),
+                                                      "the root certificate");
+    if (private_key->subject_public_key() != issuer_certificate.subject_public_key_info()) {
+        throw ca::Error(ca::ErrorKind::bad_input, "key_mismatch",
+                        fmt::format("{} does not hold the key of {}", key_name, d.certificate().string()));
+    }
+    ca::KeyPolicy::check(*private_key, "the issuing CA's key");
+    return {std::move(private_key), issuer_certificate, root_certificate};
+}
+
+}  // namespace
+
 ca::IssuerIdentity IssuerDirectory::load_identity(const std::string& passphrase,
                                                   ca::SigningBackend backend) const {
     require_installed();
-    auto issuer_certificate = ca::parse_certificate_pem(
-        ca::read_file(certificate(), "the issuing CA certificate"), "the issuing CA certificate");
-    auto root_certificate = ca::parse_certificate_pem(ca::read_file(root(), "the root certificate"),
-                                                      "the root certificate");
     std::shared_ptr<const Botan::Private_Key> private_key = ca::load_encrypted_key(key(), passphrase);
-    if (private_key->subject_public_key() != issuer_certificate.subject_public_key_info()) {
-        throw ca::Error(ca::ErrorKind::bad_input, "key_mismatch",
-                        fmt::format("{} does not hold the key of {}", key().string(),
-                                    certificate().string()));
-    }
-    ca::KeyPolicy::check(*private_key, "the issuing CA's key");
-    return {ca::signing_key(private_key, backend), issuer_certificate, root_certificate};
+    auto identity = identity_for(*this, private_key, key().string());
+    identity.key = ca::signing_key(private_key, backend);
+    return identity;
+}
+
+ca::IssuerIdentity IssuerDirectory::load_identity(const ServiceConfig& config, const TokenKeySettings& given,
+                                                  const std::function<std::string()>& passphrase) const {
+    auto settings = merge(given, config.token_key);
+    if (!settings.in_token()) return load_identity(passphrase(), config.signing_backend);
+    require_installed();
+    auto location = token_key_location(settings, issuer_pin_env);
+    std::shared_ptr<const Botan::Private_Key> private_key = ca::load_token_key(location);
+    return identity_for(*this, std::move(private_key), "the token key " + location.uri.describe());
 }
 
 }  // namespace edgeca::cli

@@ -4,6 +4,7 @@
 #include <botan/rng.h>
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -46,7 +47,15 @@ struct IssuerDirectory {
     // The key signs with `backend`.
     ca::IssuerIdentity load_identity(const std::string& passphrase,
                                      ca::SigningBackend backend = ca::SigningBackend::botan) const;
+    // The same, with the key where the settings put it: in the token that `given` (the command
+    // line) or else `config` names, or else in issuer.key, opened with `passphrase()` (asked
+    // for only then). A token key signs in its token whatever the signing backend.
+    ca::IssuerIdentity load_identity(const ServiceConfig& config, const TokenKeySettings& given,
+                                     const std::function<std::string()>& passphrase) const;
 };
+
+// The environment variable a token's user PIN may come from.
+inline constexpr const char* issuer_pin_env = "EDGECA_PKCS11_PIN";
 
 inline PassphraseSource issuer_passphrase(const std::optional<std::filesystem::path>& file) {
     return {file, "EDGECA_PASSPHRASE", "Issuing CA key passphrase"};

@@ -142,7 +142,14 @@ int run_root_backup(const RootBackupOptions& o) {
     const auto count = static_cast<size_t>(o.shares);
     check_passphrase_file_count(o, count, "custodian");
     RootFiles files(o.dir);
-    require_files(o.dir, {files.store, files.key, files.certificate});
+    require_files(o.dir, {files.store, files.certificate});
+    if (!std::filesystem::exists(files.key) && std::filesystem::exists(files.store) &&
+        store::Store::open(files.store).read([](const store::Reader& r) { return r.meta("root_key_uri"); })) {
+        throw ca::Error(ca::ErrorKind::conflict, "root_key_in_token",
+                        "the root key is inside a PKCS#11 token and never leaves it, so it cannot be split into "
+                        "shares; back it up with the token's own backup procedure (docs/key-ceremony.md)");
+    }
+    require_files(o.dir, {files.key});
     std::vector<std::filesystem::path> targets;
     for (size_t i = 1; i <= count; ++i) {
         targets.push_back(o.out_dir / fmt::format("share-{}-of-{}.pem", i, count));

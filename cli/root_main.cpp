@@ -20,11 +20,13 @@
 #include "ca/errors.h"
 #include "ca/files.h"
 #include "ca/key_file.h"
+#include "ca/pkcs11_key.h"
 #include "ca/revocation_reason.h"
 #include "ca/root_authority.h"
 #include "ca/serial_number.h"
 #include "cli/console.h"
 #include "cli/root_backup.h"
+#include "cli/token_key.h"
 #include "cli/records_output.h"
 #include "crl/crl_publisher.h"
 #include "store/store.h"
@@ -34,6 +36,10 @@ namespace {
 
 constexpr size_t min_root_passphrase = 12;
 constexpr const char* program = "edgeca-root";
+constexpr const char* root_pin_env = "EDGECA_ROOT_PKCS11_PIN";
+// Store metadata of a root whose key is in a PKCS#11 token: its URI and the module path.
+constexpr const char* key_uri_meta = "root_key_uri";
+constexpr const char* module_meta = "root_pkcs11_module";
 
 struct RootPaths {
     std::filesystem::path dir;
@@ -57,6 +63,7 @@ struct Options {
     std::string format;
     bool verify = false;
     std::optional<std::filesystem::path> signer;
+    TokenKeySettings token;  // --key (init), --pkcs11-module, --pin-file
 };
 
 PassphraseSource passphrase_source(const Options& o) {
@@ -72,14 +79,31 @@ RootPaths existing_root(const std::filesystem::path& dir) {
                                     "init --dir {}' first",
                                     dir.string(), dir.string()));
     }
-    for (const auto& file : {paths.store(), paths.key(), paths.certificate()}) {
-        if (!std::filesystem::exists(file)) {
-            throw ca::Error(ca::ErrorKind::not_found, "root_missing",
-                            fmt::format("{} holds no complete root: {} is missing", dir.string(),
-                                        file.filename().string()));
-        }
+    auto missing = [&dir](const std::filesystem::path& file) {
+        return ca::Error(ca::ErrorKind::not_found, "root_missing",
+                         fmt::format("{} holds no complete root: {} is missing", dir.string(),
+                                     file.filename().string()));
+    };
+    for (const auto& file : {paths.store(), paths.certificate()}) {
+        if (!std::filesystem::exists(file)) throw missing(file);
+    }
+    // A root whose key is in a token has no root.key; its store says where the key is.
+    if (!std::filesystem::exists(paths.key()) &&
+        !store::Store::open(paths.store()).read([](const store::Reader& r) { return r.meta(key_uri_meta); })) {
+        throw missing(paths.key());
     }
     return paths;
+}
+
+// Where the root's token key is: the URI and module recorded at init, the module and PIN
+// file of this ceremony's command line over them.
+std::optional<TokenKeySettings> recorded_token_key(store::Store& store, const Options& o) {
+    auto [uri, module] = store.read([](const store::Reader& r) {
+        return std::make_pair(r.meta(key_uri_meta), r.meta(module_meta));
+    });
+    if (!uri) return std::nullopt;
+    TokenKeySettings kept{uri, module ? std::optional<std::filesystem::path>(*module) : std::nullopt, std::nullopt};
+    return merge({std::nullopt, o.token.module, o.token.pin_file}, kept);
 }
 
 Botan::X509_Certificate load_root_certificate(const RootPaths& paths) {
@@ -116,16 +140,45 @@ int run_init(const Options& o) {
     ca::build_subject(subject);  // refuse a bad subject or URL before asking for a passphrase
     for (const auto& url : o.crl_urls) ca::check_crl_url(url);
 
-    std::string passphrase = read_passphrase(passphrase_source(o), true, min_root_passphrase);
-    ca::ensure_private_directory(o.dir);
+    if (!o.token.key && (o.token.module || o.token.pin_file)) {
+        throw ca::Error(ca::ErrorKind::bad_input, "key_uri_missing",
+                        "--pkcs11-module and --pin-file go with --key pkcs11:...");
+    }
 
     Botan::System_RNG rng;
-    std::cerr << "Generating the root's RSA-2048 key from the system RNG...\n";
-    auto key = ca::generate_rsa_2048(rng);
+    std::unique_ptr<Botan::Private_Key> key;
+    std::string key_place;
+    std::optional<ca::Pkcs11Uri> token_uri;
+    std::filesystem::path token_module;
+    std::string passphrase;
+    if (o.token.key) {
+        // The token refuses (module, token, PIN, label taken) before anything is written.
+        auto location = token_key_location(o.token, root_pin_env);
+        std::cerr << fmt::format("Generating the root's RSA-2048 key inside the token ({})...\n",
+                                 location.uri.describe());
+        auto generated = ca::generate_token_key(location);
+        key = std::move(generated.key);
+        token_uri = generated.uri;
+        token_module = std::filesystem::absolute(location.module);
+        key_place = fmt::format("in the token: {} (sensitive, never extractable)", generated.uri.to_string());
+    } else {
+        passphrase = read_passphrase(passphrase_source(o), true, min_root_passphrase);
+        std::cerr << "Generating the root's RSA-2048 key from the system RNG...\n";
+        key = ca::generate_rsa_2048(rng);
+        key_place = fmt::format("{} (encrypted PKCS#8, mode 0600)", paths.key().string());
+    }
+    ca::ensure_private_directory(o.dir);
     ca::SystemClock clock;
     auto store = store::Store::create(paths.store());
-    std::cerr << "Encrypting the key (PBES2, PBKDF2-SHA256, AES-256-CBC)...\n";
-    ca::write_encrypted_key(paths.key(), *key, passphrase, rng);
+    if (token_uri) {
+        store.write([&](store::Writer& w) {
+            w.set_meta(key_uri_meta, token_uri->to_string());
+            w.set_meta(module_meta, token_module.string());
+        });
+    } else {
+        std::cerr << "Encrypting the key (PBES2, PBKDF2-SHA256, AES-256-CBC)...\n";
+        ca::write_encrypted_key(paths.key(), *key, passphrase, rng);
+    }
     auto certificate =
         ca::RootAuthority::create(store, *key, subject, o.validity_days, clock, rng, local_actor());
     ca::RootAuthority root(store, clock, rng, std::move(key), certificate);
@@ -141,7 +194,7 @@ int run_init(const Options& o) {
         "  serial:       {}\n"
         "  valid:        {} to {}\n"
         "  certificate:  {}\n"
-        "  private key:  {} (encrypted PKCS#8, mode 0600)\n"
+        "  private key:  {}\n"
         "  store:        {}\n"
         "  root CRL URL: {}\n"
         "SHA-256 fingerprint (read it aloud; record it in the ceremony log):\n"
@@ -150,7 +203,7 @@ int run_init(const Options& o) {
         ca::to_hex(certificate.serial_number()),
         ca::to_rfc3339(ca::to_time(certificate.not_before())),
         ca::to_rfc3339(ca::to_time(certificate.not_after())), paths.certificate().string(),
-        paths.key().string(), paths.store().string(),
+        key_place, paths.store().string(),
         o.crl_urls.empty() ? "none (issuing CAs get no CRL distribution point; see --crl-url)"
                            : fmt::format("{}", fmt::join(o.crl_urls, " ")),
         colon_hex(ca::sha256_hex(der)));
@@ -161,10 +214,17 @@ int run_init(const Options& o) {
 ca::RootAuthority open_root(const RootPaths& paths, store::Store& store, const Options& o,
                             const ca::Clock& clock, Botan::RandomNumberGenerator& rng) {
     auto certificate = load_root_certificate(paths);
-    std::string passphrase = read_passphrase(passphrase_source(o), false);
+    auto token = recorded_token_key(store, o);
     std::unique_ptr<Botan::Private_Key> key;
+    std::string key_name = paths.key().string();
     try {
-        key = ca::load_encrypted_key(paths.key(), passphrase);
+        if (token) {
+            auto location = token_key_location(*token, root_pin_env);
+            key_name = "the token key " + location.uri.describe();
+            key = ca::load_token_key(location);
+        } else {
+            key = ca::load_encrypted_key(paths.key(), read_passphrase(passphrase_source(o), false));
+        }
     } catch (const ca::Error& e) {
         store.write([&](store::Writer& w) {
             w.append_audit({local_actor(), "unlock", "", "", "refused", e.code()});
@@ -173,7 +233,7 @@ ca::RootAuthority open_root(const RootPaths& paths, store::Store& store, const O
     }
     if (key->subject_public_key() != certificate.subject_public_key_info()) {
         throw ca::Error(ca::ErrorKind::bad_input, "key_mismatch",
-                        fmt::format("{} does not hold the key of {}", paths.key().string(),
+                        fmt::format("{} does not hold the key of {}", key_name,
                                     paths.certificate().string()));
     }
     return ca::RootAuthority(store, clock, rng, std::move(key), std::move(certificate));
@@ -323,6 +383,10 @@ int main(int argc, char** argv) {
     app.footer(
         "Passphrase: --passphrase-file F (first line), else $EDGECA_ROOT_PASSPHRASE, else a "
         "prompt on the terminal. Never on the command line.\n"
+        "Key in a PKCS#11 token: init --key \"pkcs11:token=LABEL;object=NAME\" --pkcs11-module PATH "
+        "generates it inside the token (sensitive, never extractable) and records the URI and module in "
+        "the root's store; later ceremonies need only the PIN: --pin-file F (first line), else "
+        "$EDGECA_ROOT_PKCS11_PIN, else a prompt.\n"
         "Exit codes: 0 ok, 1 internal, 2 usage, 3 bad input (malformed or badly signed CSR, "
         "unknown reason), 4 policy (key not RSA-2048, subject), 5 wrong or missing passphrase, "
         "6 missing directory or serial, 7 root exists or already revoked, 8 I/O or store "
@@ -335,6 +399,11 @@ int main(int argc, char** argv) {
     auto add_passphrase = [&](CLI::App* sub) {
         sub->add_option("--passphrase-file", o.passphrase_file,
                         "file whose first line is the root key's passphrase");
+        sub->add_option("--pkcs11-module", o.token.module,
+                        "root key in a token: its PKCS#11 module (default: the one recorded at init)");
+        sub->add_option("--pin-file", o.token.pin_file,
+                        "root key in a token: file whose first line is the user PIN (else "
+                        "$EDGECA_ROOT_PKCS11_PIN, else a prompt)");
     };
 
     auto* init = app.add_subcommand("init", "create the root key and self-signed certificate");
@@ -347,6 +416,9 @@ int main(int argc, char** argv) {
                      "where the root CRL will be served (http://HOST:PORT/root.crl on the issuing CA's public "
                      "listener): written as CRL distribution point into every issuing CA certificate; "
                      "repeatable; kept in the root directory for later signings");
+    init->add_option("--key", o.token.key,
+                     "generate the root key inside a PKCS#11 token instead of root.key: an RFC 7512 URI such "
+                     "as \"pkcs11:token=ROOT;object=edgeca-root\" (needs --pkcs11-module or module-path)");
     add_passphrase(init);
 
     auto* sign = app.add_subcommand("sign-intermediate", "certify an issuing CA's CSR");

@@ -42,6 +42,7 @@ struct Options {
     std::vector<std::string> hostnames;
     std::optional<std::filesystem::path> tls_cert;
     std::optional<std::filesystem::path> tls_key;
+    TokenKeySettings token;  // --pkcs11-module, --pin-file over edgeca.toml
 };
 
 // Work the service does besides answering requests, on one thread, until stopped: `tick`
@@ -253,8 +254,10 @@ int run_serve(const Options& o) {
     block_stop_signals();
     auto store = d.open_store(config);
     const std::string node = effective_node_name(config);
+    // With a key in a token the passphrase still protects the service's own TLS key
+    // (tls/server.key), which stays a file key.
     const std::string passphrase = read_passphrase(issuer_passphrase(o.passphrase_file), false);
-    auto identity = d.load_identity(passphrase, config.signing_backend);
+    auto identity = d.load_identity(config, o.token, [&passphrase] { return passphrase; });
 
     ca::SystemClock clock;
     Botan::System_RNG rng;
@@ -374,7 +377,14 @@ std::vector<Command> add_serve_command(CLI::App& app) {
     auto o = std::make_shared<Options>();
     auto* serve = app.add_subcommand("serve", "run the issuing CA's HTTPS API and public downloads");
     serve->add_option("--dir", o->dir, "the issuing CA's data directory")->required();
-    serve->add_option("--passphrase-file", o->passphrase_file, "file whose first line is the key's passphrase");
+    serve->add_option("--passphrase-file", o->passphrase_file,
+                      "file whose first line is the key's passphrase (with a key in a token: the "
+                      "passphrase of the service's TLS key)");
+    serve->add_option("--pkcs11-module", o->token.module,
+                      "key in a token: its PKCS#11 module (default: pkcs11_module in edgeca.toml)");
+    serve->add_option("--pin-file", o->token.pin_file,
+                      "key in a token: file whose first line is the user PIN (default: pin_file in "
+                      "edgeca.toml, else $EDGECA_PKCS11_PIN)");
     serve->add_option("--config", o->config, "settings file (default DIR/edgeca.toml)");
     serve->add_option("--listen", o->listen, "HTTPS API address (default 127.0.0.1:8443; port 0: any)");
     serve->add_option("--public-listen", o->public_listen, "plain-HTTP downloads address (default 127.0.0.1:8080)");

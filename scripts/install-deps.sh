@@ -8,6 +8,7 @@ build_packages=(
   g++ meson ninja-build pkg-config
   libbotan-2-dev libsqlite3-dev libpq-dev libcpp-httplib-dev libssl-dev libcli11-dev libfmt-dev
   doctest-dev nlohmann-json3-dev
+  libp11-dev libp11-kit-dev
   openssl ca-certificates
 )
 test_packages=(
@@ -16,6 +17,7 @@ test_packages=(
   clang libclang-rt-14-dev
   golang-go faketime
   postgresql-15
+  softhsm2 opensc
 )
 
 packages=("${build_packages[@]}")

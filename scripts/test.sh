@@ -19,7 +19,8 @@ stages="${EDGECA_TEST_STAGES:-main asan fuzz tsan}"
 fuzz_seconds="${EDGECA_FUZZ_SECONDS:-15}"
 # The integration tests run under the thread sanitizer: those where requests, revocations and
 # CRL publishing race each other inside one `edgeca serve`.
-tsan_patterns=(eight_clients sigterm burst within_the_configured_delay BarrageTest SlowClientsTest IdleConnectionsTest)
+tsan_patterns=(eight_clients sigterm burst within_the_configured_delay BarrageTest SlowClientsTest IdleConnectionsTest
+               in_tokens_issue token_that_goes_away)
 
 passed=0
 failed=0
@@ -145,7 +146,7 @@ if wants tsan; then
   if [ ! -f build-tsan/build.ninja ]; then
     CC=clang CXX=clang++ meson setup build-tsan -Db_sanitize=thread -Dwerror=true --buildtype=debugoptimized >/dev/null
   fi
-  tsan_targets=(cli/edgeca cli/edgeca-root tests/unit-tests tests/tools/botan-verify)
+  tsan_targets=(cli/edgeca cli/edgeca-root tests/unit-tests tests/tools/botan-verify tests/tools/pkcs11-export-attempt)
   if ninja -C build-tsan "${tsan_targets[@]}" >/dev/null || ninja -C build-tsan "${tsan_targets[@]}"; then
     export TSAN_OPTIONS="log_path=$sanitizer_reports/tsan:halt_on_error=0:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp"
     export BOTAN_MLOCK_POOL_SIZE=0  # tests/tsan.supp says why

@@ -224,6 +224,11 @@ private:
     bool done_ = false;
 };
 
+// Links the PostgreSQL engine (libpq) into a program: edgeca calls it first thing; the offline
+// root never does, so that it links no network library. Without it open_postgresql refuses.
+void enable_postgresql();
+void enable_postgresql(Database (*opener)(const std::string& url));
+
 // Whether `location` names a PostgreSQL database rather than a SQLite file.
 bool is_postgresql_url(std::string_view location);
 

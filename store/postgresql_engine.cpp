@@ -434,8 +434,8 @@ bool PostgresqlStatement::step() {
 
 }  // namespace
 
-Database Database::open_postgresql(const std::string& url) {
-    return Database(std::make_unique<PostgresqlConnection>(url));
+void enable_postgresql() {
+    enable_postgresql([](const std::string& url) { return Database(std::make_unique<PostgresqlConnection>(url)); });
 }
 
 }  // namespace edgeca::store

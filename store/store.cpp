@@ -80,6 +80,40 @@ Database connect(const std::string& url) {
 
 }  // namespace
 
+namespace {
+
+Database (*postgresql_opener)(const std::string&) = nullptr;
+
+}  // namespace
+
+void enable_postgresql(Database (*opener)(const std::string&)) { postgresql_opener = opener; }
+
+Database Database::open_postgresql(const std::string& url) {
+    if (postgresql_opener == nullptr) {
+        throw StoreError("this program has no PostgreSQL engine: the offline root keeps its store in a SQLite file",
+                         StoreFailure::other);
+    }
+    return postgresql_opener(url);
+}
+
+namespace {
+
+}  // namespace
+
+void Store::check_can_create(const StoreLocation& location) {
+    if (!location.on_server()) {
+        if (std::filesystem::exists(location.file)) {
+            throw StoreError(fmt::format("a store already exists at {}", location.file.string()), StoreFailure::exists);
+        }
+        return;
+    }
+    Database db = connect(location.url);
+    if (!db.connection().empty()) {
+        throw StoreError(fmt::format("{} is not empty: a new store needs an empty database", location.describe()),
+                         StoreFailure::exists);
+    }
+}
+
 Store Store::create(const StoreLocation& location) {
     if (!location.on_server()) return create(location.file);
     Database db = connect(location.url);

@@ -183,6 +183,8 @@ public:
     // one node at a time.
     static Store create(const StoreLocation& location);
     static Store open(const StoreLocation& location);
+    // Refuses (StoreError) what create would refuse, without making anything.
+    static void check_can_create(const StoreLocation& location);
 
     Store(Store&&) = default;
 

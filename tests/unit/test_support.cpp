@@ -34,6 +34,7 @@ TempDir::TempDir() {
 store::StoreLocation fresh_store_location(const TempDir& dir, const std::string& name) {
     const char* server = std::getenv("EDGECA_TEST_STORE_URL");
     if (server == nullptr || *server == '\0') return {.file = dir / name};
+    store::enable_postgresql();
     static std::atomic<int> counter{0};
     std::string database = "edgeca_unit_" + std::to_string(::getpid()) + "_" + std::to_string(++counter);
     PGconn* conn = PQconnectdb(server);
@@ -55,6 +56,7 @@ store::Store fresh_store(const TempDir& dir, const std::string& name) {
 }
 
 store::Database raw_database(const store::StoreLocation& location) {
+    store::enable_postgresql();
     return location.on_server() ? store::Database::open_postgresql(location.url)
                                 : store::Database::open_sqlite(location.file, false);
 }
