@@ -154,7 +154,6 @@ int run_init(const Options& o) {
                         settings.in_token() ? fmt::format("{} key=token", ca::to_rfc4514(subject))
                                             : ca::to_rfc4514(subject)});
     });
-    ca::write_file_atomically(d.csr(), ca::encode_pem(csr.BER_encode(), "CERTIFICATE REQUEST"), 0644, true);
     std::string store_setting;
     if (location.on_server()) {
         // Every later command, and every node given a copy of this directory, finds the store.

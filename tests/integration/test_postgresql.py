@@ -6,6 +6,7 @@ import json
 import os
 import random
 import re
+import subprocess
 import sys
 import threading
 import time
@@ -193,6 +194,30 @@ class CommandsOnPostgresql(PostgresqlTestCase):
         self.assertIn(int(body["serial"], 16),
                       {int(s, 16) for s in self.sql(cluster, "edgeca",
                                                     "SELECT encode(serial, 'hex') FROM certificates").split()})
+
+    def test_a_writer_lock_held_too_long_gives_a_clear_error_not_a_hang_and_then_work_resumes(self):
+        cluster = PgCluster.create(self)
+        url = cluster.create_database("edgeca")
+        ca = IssuingCA(self, env={"EDGECA_STORE_URL": url})
+        # Another session holds the lock every writer takes first, for longer than a writer waits.
+        holder = subprocess.Popen([cluster.psql_path(), "-X", "-q", "-d", url, "-c",
+                                   "SELECT pg_advisory_lock(1162101569); SELECT pg_sleep(15)"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.addCleanup(lambda: holder.poll() is None and (holder.kill(), holder.wait()))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and self.sql(cluster, "edgeca",
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted") != "1":
+            time.sleep(0.1)
+        started = time.monotonic()
+        refused = ca.edgeca("product add", "--product-key", "P1", timeout=60)
+        waited = time.monotonic() - started
+        self.assertEqual(refused.returncode, 8, refused.stderr)
+        self.assertIn("lock", refused.stderr)
+        self.assertLess(waited, 14, "the writer waited past its lock timeout")
+        self.assertEqual(self.sql(cluster, "edgeca", "SELECT count(*) FROM products"), "0")
+        holder.wait(timeout=30)
+        self.assertExit(ca.edgeca("product add", "--product-key", "P1"), 0)
+        self.assertEqual(self.sql(cluster, "edgeca", "SELECT count(*) FROM products"), "1")
 
     def test_a_store_url_with_a_password_or_a_foreign_database_is_refused_and_nothing_is_made(self):
         cluster = PgCluster.create(self)
