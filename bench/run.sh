@@ -223,18 +223,19 @@ python3 -c 'import json, sys; print(json.dumps({"csr": open(sys.argv[1]).read(),
 python3 -c 'import json, sys; print(json.dumps({"certificate_request": open(sys.argv[1]).read()}))' \
   "$P/device.csr" >"$WORK/cfssl-request.json"
 
-start_serve() {  # start_serve [DIR]: the file-key issuing CA, or DIR
-  "$EDGECA" serve --dir "${1:-$P/issuer}" --passphrase-file "$P/issuer.pass" --listen 127.0.0.1:0 \
-    --public-listen 127.0.0.1:0 >"$WORK/serve.log" 2>&1 &
+start_serve() {  # start_serve [DIR [NODE]]: the file-key issuing CA, or DIR, as node NODE
+  local node=${2:-bench} log="$WORK/serve${2:+-$2}.log"
+  EDGECA_NODE_NAME=$node "$EDGECA" serve --dir "${1:-$P/issuer}" --passphrase-file "$P/issuer.pass" \
+    --listen 127.0.0.1:0 --public-listen 127.0.0.1:0 >"$log" 2>&1 &
   SERVE_PID=$!
   STARTED_PIDS+=("$SERVE_PID")
   for _ in $(seq 1 600); do
-    grep -q '"event":"listening"' "$WORK/serve.log" && break
-    kill -0 "$SERVE_PID" 2>/dev/null || { cat "$WORK/serve.log" >&2; die "edgeca serve exited"; }
+    grep -q '"event":"listening"' "$log" && break
+    kill -0 "$SERVE_PID" 2>/dev/null || { cat "$log" >&2; die "edgeca serve ($node) exited"; }
     sleep 0.1
   done
   local line
-  line=$(grep -m1 '"event":"listening"' "$WORK/serve.log") || die "edgeca serve did not listen within 60 s"
+  line=$(grep -m1 '"event":"listening"' "$log") || die "edgeca serve ($node) did not listen within 60 s"
   API_PORT=$(sed -n 's/.*"api":"https:\/\/[^"]*:\([0-9]*\)".*/\1/p' <<<"$line")
   PUBLIC_PORT=$(sed -n 's/.*"public":"http:\/\/[^"]*:\([0-9]*\)".*/\1/p' <<<"$line")
 }
@@ -311,28 +312,18 @@ PY
   rm -rf "$P/issuer-pg/tls" "$P/issuer-pg/crl"
   "$EDGECA" store migrate --dir "$P/issuer-pg" --to "$PG_URL" >/dev/null 2>>"$WORK/stderr.log" ||
     die "edgeca store migrate failed"
-  start_pg_node() {  # start_pg_node NAME: a node of the PostgreSQL CA; sets NODE_PID and NODE_PORT
+  start_pg_node() {  # start_pg_node NAME: a node of the PostgreSQL CA (a copy of issuer-pg)
     local dir="$P/issuer-$1"
     [ -d "$dir" ] || { cp -a "$P/issuer-pg" "$dir"; rm -rf "$dir/tls" "$dir/crl"; }
-    EDGECA_NODE_NAME=$1 "$EDGECA" serve --dir "$dir" --passphrase-file "$P/issuer.pass" --listen 127.0.0.1:0 \
-      --public-listen 127.0.0.1:0 >"$WORK/serve-$1.log" 2>&1 &
-    NODE_PID=$!
-    STARTED_PIDS+=("$NODE_PID")
-    for _ in $(seq 1 600); do
-      grep -q '"event":"listening"' "$WORK/serve-$1.log" && break
-      kill -0 "$NODE_PID" 2>/dev/null || { cat "$WORK/serve-$1.log" >&2; die "edgeca serve ($1) exited"; }
-      sleep 0.1
-    done
-    NODE_PORT=$(grep -m1 '"event":"listening"' "$WORK/serve-$1.log" |
-      sed -n 's/.*"api":"https:\/\/[^"]*:\([0-9]*\)".*/\1/p')
+    start_serve "$dir" "$1"
   }
   start_pg_node pg
-  PG1_PID=$NODE_PID PG1_PORT=$NODE_PORT
+  PG1_PID=$SERVE_PID PG1_PORT=$API_PORT
   log "HTTPS issuance, one node on PostgreSQL: 8 clients"
   record pg-load-1 "$BENCH" load --port "$PG1_PORT" "${tls_client[@]}" --body "$WORK/edge-request.json" \
     --clients 8 --seconds "$LOAD_SECONDS"
   start_pg_node pg2
-  PG2_PID=$NODE_PID PG2_PORT=$NODE_PORT
+  PG2_PID=$SERVE_PID PG2_PORT=$API_PORT
   log "HTTPS issuance, two nodes on PostgreSQL: 4 clients each"
   "$BENCH" load --port "$PG2_PORT" "${tls_client[@]}" --body "$WORK/edge-request.json" --clients 4 \
     --seconds "$LOAD_SECONDS" >"$WORK/pg2-b.json" 2>>"$WORK/stderr.log" &

@@ -245,7 +245,7 @@ class IssuingCA:
         full = [binary("edgeca"), *command.split(), "--dir", self.dir, *args]
         if passphrase:
             full += ["--passphrase-file", self.passphrase_file]
-        kwargs["env"] = {**self.env, **(kwargs.get("env") or {})}
+        kwargs["env"] = {**getattr(self, "env", {}), **(kwargs.get("env") or {})}
         return run(full, **kwargs)
 
     def another_node(self, name):
@@ -271,7 +271,7 @@ class IssuingCA:
             [binary("edgeca"), "serve", "--dir", self.dir, "--passphrase-file", self.passphrase_file,
              "--listen", "127.0.0.1:0", "--public-listen", public_listen, *extra],
             stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL,
-            env={**os.environ, **self.env, **(env or {})})
+            env={**os.environ, **getattr(self, "env", {}), **(env or {})})
         self.test.addCleanup(self.kill)
         if expect_ready:
             event = self.wait_for_event("listening", after=self.events_before_start)

@@ -52,11 +52,24 @@ class CountingResult(unittest.TextTestResult):
         self._line("SKIP", test)
 
 
+def without(suite, excluded):
+    """The suite less the tests whose id holds one of `excluded`."""
+    kept = unittest.TestSuite()
+    for test in suite:
+        if isinstance(test, unittest.TestSuite):
+            kept.addTest(without(test, excluded))
+        elif not any(e in test.id() for e in excluded):
+            kept.addTest(test)
+    return kept
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--build-dir", default="build")
     parser.add_argument("--counts-file", help="write 'passed failed' here")
     parser.add_argument("-k", dest="pattern", action="append", help="only tests matching this")
+    parser.add_argument("--exclude", action="append", default=[],
+                        help="leave out the tests whose id holds this (a pass that runs them elsewhere)")
     args = parser.parse_args()
 
     here = os.path.dirname(os.path.abspath(__file__))
@@ -66,6 +79,8 @@ def main():
     if args.pattern:
         loader.testNamePatterns = [f"*{p}*" for p in args.pattern]
     suite = loader.discover(here, pattern="test_*.py", top_level_dir=here)
+    if args.exclude:
+        suite = without(suite, args.exclude)
     runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=0, resultclass=CountingResult)
     result = runner.run(suite)
     # A test counts once: failed when it, or any of its subtests, failed or errored. A class or
