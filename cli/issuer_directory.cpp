@@ -53,6 +53,14 @@ ServiceConfig IssuerDirectory::load_config(
     return ServiceConfig{};
 }
 
+ca::TrustBundle IssuerDirectory::load_trust() const {
+    auto root_certificate = ca::parse_certificate_pem(ca::read_file(root(), "the root certificate"),
+                                                      "the root certificate");
+    if (!std::filesystem::exists(trust())) return {{root_certificate}, {}};
+    auto certificates = ca::parse_certificates_pem(ca::read_file(trust(), "the trust bundle"), "the trust bundle");
+    return ca::check_trust_bundle(root_certificate, certificates, std::nullopt);
+}
+
 ca::IssuerIdentity IssuerDirectory::load_identity(const std::string& passphrase,
                                                   ca::SigningBackend backend) const {
     require_installed();
@@ -67,7 +75,7 @@ ca::IssuerIdentity IssuerDirectory::load_identity(const std::string& passphrase,
                                     certificate().string()));
     }
     ca::KeyPolicy::check(*private_key, "the issuing CA's key");
-    return {ca::signing_key(private_key, backend), issuer_certificate, root_certificate};
+    return {ca::signing_key(private_key, backend), issuer_certificate, root_certificate, load_trust()};
 }
 
 }  // namespace edgeca::cli
