@@ -417,9 +417,10 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     app.footer(
         "Passphrase: --passphrase-file F (first line), else $EDGECA_ROOT_PASSPHRASE, else a "
-        "prompt on the terminal. Never on the command line.\n"
+        "prompt on the terminal. Never on the command line. rollover also needs the new root's: "
+        "--new-passphrase-file F, else $EDGECA_ROOT_NEW_PASSPHRASE, else a prompt.\n"
         "Exit codes: 0 ok, 1 internal, 2 usage, 3 bad input (malformed or badly signed CSR, "
-        "unknown reason), 4 policy (key not RSA-2048, subject), 5 wrong or missing passphrase, "
+        "unknown reason), 4 policy (key not RSA-2048, subject, a new root named as the old), 5 wrong or missing passphrase, "
         "6 missing directory or serial, 7 root exists or already revoked, 8 I/O or store "
         "unavailable, 9 audit chain broken.\n"
         "See docs/key-ceremony.md.");
