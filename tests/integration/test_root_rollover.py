@@ -263,6 +263,10 @@ class ServedTrustTest(unittest.TestCase):
             shutil.copy(root, os.path.join(directory, f"factory-{i}.pem"))
         return directory
 
+    @staticmethod
+    def roots_in(trust_dir):
+        return sorted(n for n in os.listdir(trust_dir) if n.endswith(".pem"))
+
     def update(self, trust_dir, *extra, url=None):
         return run([SCRIPT, "--url", url or self.url, "--trust-dir", trust_dir, *extra], timeout=120)
 
@@ -310,7 +314,7 @@ class ServedTrustTest(unittest.TestCase):
         self.assertEqual(result.returncode, 0, result.stdout + result.stderr)
         installed = os.path.join(device, f"root-{fingerprint(w.new.certificate)[:16]}.pem")
         self.assertEqual(open(installed).read(), open(w.new.certificate).read())
-        self.assertEqual(sorted(os.listdir(device)), sorted(["factory-0.pem", os.path.basename(installed)]))
+        self.assertEqual(self.roots_in(device), sorted(["factory-0.pem", os.path.basename(installed)]))
         after = verify(self.anchors(device), w.new_ca.certificate, w.new_leaf)
         self.assertEqual(after.returncode, 0, after.stdout + after.stderr)
         # The CRLs, verified up to the trusted roots.
@@ -318,19 +322,27 @@ class ServedTrustTest(unittest.TestCase):
         self.assertIn("verify OK", ok.stdout + ok.stderr)
         ok = run(["openssl", "crl", "-in", os.path.join(crl_dir, "root-crl.pem"), "-CAfile", w.old.certificate, "-noout"])
         self.assertIn("verify OK", ok.stdout + ok.stderr)
-        # A second run changes nothing.
+        # A second run changes nothing: the bundle's ETag was kept, the CA answers 304.
+        _, headers, _ = w.old_ca.request("GET", "/trust.pem", tls=False)
+        self.assertEqual(open(os.path.join(device, ".trust-etag")).read().strip(), headers["etag"])
         snap = snapshot(device)
         again = self.update(device)
         self.assertEqual(again.returncode, 0, again.stderr)
-        self.assertIn("up to date", again.stderr)
+        self.assertIn("trust bundle unchanged", again.stderr)
+        self.assertEqual(snapshot(device), snap)
+        # Without the ETag the bundle is fetched and checked again, with the same outcome.
+        os.remove(os.path.join(device, ".trust-etag"))
+        full = self.update(device)
+        self.assertEqual(full.returncode, 0, full.stderr)
+        self.assertIn("up to date", full.stderr)
         self.assertEqual(snapshot(device), snap)
         # The old root stays until the edge is told to drop it; never the last one.
         dropped = run([SCRIPT, "--trust-dir", device, "--drop-root", fingerprint(w.old.certificate)])
         self.assertEqual(dropped.returncode, 0, dropped.stderr)
-        self.assertEqual(os.listdir(device), [os.path.basename(installed)])
+        self.assertEqual(self.roots_in(device), [os.path.basename(installed)])
         last = run([SCRIPT, "--trust-dir", device, "--drop-root", fingerprint(w.new.certificate)])
         self.assertEqual(last.returncode, 4, last.stderr)
-        self.assertEqual(os.listdir(device), [os.path.basename(installed)])
+        self.assertEqual(self.roots_in(device), [os.path.basename(installed)])
 
     def test_device_trusting_only_the_new_root_verifies_the_old_issuing_ca_and_its_crl(self):
         w = self.world
