@@ -304,6 +304,29 @@ class ServedTrustTest(unittest.TestCase):
             jr = java_path(w.new.certificate, chain, w.old_leaf)
             self.assertEqual(jr.returncode, 0, jr.stdout + jr.stderr)
 
+    def test_an_issuing_ca_under_the_new_root_serves_a_chain_devices_on_the_old_root_verify(self):
+        w = self.world
+        added = w.new_ca.edgeca("trust add", "--cert", w.old.certificate, "--cert", w.old_with_new,
+                                "--cert", w.new_with_old)
+        self.assertEqual(added.returncode, 0, added.stdout + added.stderr)
+        w.new_ca.start()
+        self.addCleanup(w.new_ca.stop)
+        status, _, body = w.new_ca.request("GET", "/ca.pem", tls=False)
+        self.assertEqual(status, 200)
+        self.assertIn(open(w.old_with_new).read(), body.decode())
+        chain = self.space.write("new-issuer-chain.pem", body)
+        for anchor in (w.old.certificate, w.new.certificate):
+            ok = verify(anchor, chain, w.new_leaf)
+            self.assertEqual(ok.returncode, 0, f"{anchor}: {ok.stdout}{ok.stderr}")
+        gor = run([go_verifier(self.space), w.old.certificate, chain, w.new_leaf])
+        self.assertEqual(gor.returncode, 0, gor.stdout + gor.stderr)
+        jr = java_path(w.old.certificate, chain, w.new_leaf)
+        self.assertEqual(jr.returncode, 0, jr.stdout + jr.stderr)
+        # Its bundle: its own root first, the old root reached through new-with-old.
+        status, _, bundle = w.new_ca.request("GET", "/trust.pem", tls=False)
+        self.assertTrue(bundle.decode().startswith(open(w.new.certificate).read()))
+        self.assertEqual(bundle.decode().count("BEGIN CERTIFICATE"), 4)
+
     def test_device_trusting_only_the_old_root_installs_the_new_one_and_verifies_under_it(self):
         w = self.world
         device = self.device(w.old.certificate)
