@@ -350,13 +350,23 @@ int run_trust_add(const Options& o) {
         auto current = d.load_trust();
         std::vector<Botan::X509_Certificate> certificates = current.roots;
         certificates.insert(certificates.end(), current.links.begin(), current.links.end());
+        const auto now = clock.now();
         for (const auto& path : o.trust_certs) {
             for (auto& c : ca::parse_certificates_pem(ca::read_file(path, "the certificate file"), path.string())) {
+                // What is added must be current; links already installed may have expired (the
+                // service warns; edgeca trust remove drops them) without blocking an addition.
+                if (now < ca::to_time(c.not_before()) || now > ca::to_time(c.not_after())) {
+                    throw ca::Error(ca::ErrorKind::policy, "link_not_current",
+                                    fmt::format("'{}' in {} is valid from {} to {}, not now",
+                                                ca::to_rfc4514(c.subject_dn()), path.string(),
+                                                ca::to_rfc3339(ca::to_time(c.not_before())),
+                                                ca::to_rfc3339(ca::to_time(c.not_after()))));
+                }
                 added += (added.empty() ? "" : " ") + ca::sha256_hex(c.BER_encode()).substr(0, 16);
                 certificates.push_back(std::move(c));
             }
         }
-        auto bundle = ca::check_trust_bundle(current.roots.front(), certificates, clock.now());
+        auto bundle = ca::check_trust_bundle(current.roots.front(), certificates, std::nullopt);
         ca::write_file_atomically(d.trust(), bundle.pem(), 0644);
         store.write([&](store::Writer& w) {
             w.append_audit({local_actor(), "trust-add", "", text_sha256(bundle.pem()), "ok",

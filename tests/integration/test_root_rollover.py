@@ -35,11 +35,32 @@ class NewRoot:
 
 
 def rollover(space, old, new_dir, subject=NEW_SUBJECT, days=7300):
-    new_pass = space.write(os.path.basename(new_dir) + ".pass", NEW_PASSPHRASE + "\n")
+    new_pass = space.write(f"new-{time.monotonic_ns()}.pass", NEW_PASSPHRASE + "\n")
     result = run([binary("edgeca-root"), "rollover", "--dir", old.dir, "--new-dir", new_dir, "--subject", subject,
                   "--validity-days", str(days), "--passphrase-file", old.passphrase_file,
                   "--new-passphrase-file", new_pass])
     return result, new_pass
+
+
+LINK_EXTENSIONS = ("basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n"
+                   "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n")
+
+
+def expired_link(space, old, new_dir, new_pass):
+    """The genuine old root key certifying the genuine new root, but for a month two years ago."""
+    if shutil.which("faketime") is None:
+        raise AssertionError("faketime (Debian's faketime) is needed to sign a link that has expired; "
+                             "scripts/install-deps.sh installs it")
+    new_csr = space.path(f"expired-{time.monotonic_ns()}.csr")
+    openssl("x509", "-x509toreq", "-in", os.path.join(new_dir, "root.pem"), "-signkey", os.path.join(new_dir, "root.key"),
+            "-passin", f"file:{new_pass}", "-out", new_csr)
+    expired = space.path(f"expired-link-{time.monotonic_ns()}.pem")
+    signed = run(["faketime", "-f", "-730d", "openssl", "x509", "-req", "-in", new_csr, "-CA", old.certificate,
+                  "-CAkey", os.path.join(old.dir, "root.key"), "-passin", f"file:{old.passphrase_file}", "-days", "30",
+                  "-set_serial", "0x1234", "-extfile", space.write(f"ext-{time.monotonic_ns()}", LINK_EXTENSIONS),
+                  "-out", expired])
+    space.assertEqual(signed.returncode, 0, signed.stderr)
+    return expired
 
 
 def issue_client(ca, name):
@@ -207,6 +228,15 @@ class RolloverCeremonyTest(unittest.TestCase):
         audit = w.old_ca.edgeca("audit")
         self.assertIn("trust-add", audit.stdout)
         self.assertIn("refused", audit.stdout)
+
+    def test_trust_add_refuses_an_expired_link(self):
+        w = self.world
+        before = open(os.path.join(w.old_ca.dir, "trust.pem")).read()
+        expired = expired_link(self.space, w.old, w.new_dir, w.new.passphrase_file)
+        refused = w.old_ca.edgeca("trust add", "--cert", expired)
+        self.assertEqual(refused.returncode, 4, refused.stdout + refused.stderr)
+        self.assertIn("not now", refused.stderr)
+        self.assertEqual(open(os.path.join(w.old_ca.dir, "trust.pem")).read(), before)
 
     def test_same_subject_is_refused_before_any_key_is_made(self):
         space = self.space
@@ -444,8 +474,7 @@ class ForgedBundleTest(TempDirTestCase):
         self.assertEqual(snapshot(device), before)
 
     def ext_file(self):
-        return self.write("link.ext", "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n"
-                                      "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n")
+        return self.write("link.ext", LINK_EXTENSIONS)
 
     def test_the_genuine_bundle_is_accepted(self):
         self.serve_bundle(self.old.certificate, self.new_root, self.link)
@@ -488,19 +517,7 @@ class ForgedBundleTest(TempDirTestCase):
         return run([SCRIPT, "--url", self.url, "--trust-dir", device], timeout=120).stderr
 
     def test_an_expired_link_is_refused(self):
-        if shutil.which("faketime") is None:
-            raise AssertionError("faketime (Debian's faketime) is needed to sign a link that has expired; "
-                                 "scripts/install-deps.sh installs it")
-        # The genuine old root key certifies the genuine new root, but for a month two years ago.
-        old_pass = self.old.passphrase_file
-        new_csr = self.path("new-root.csr")
-        openssl("x509", "-x509toreq", "-in", self.new_root, "-signkey", os.path.join(self.new_dir, "root.key"),
-                "-passin", f"file:{self.new_pass}", "-out", new_csr)
-        expired = self.path("expired-link.pem")
-        signed = run(["faketime", "-f", "-730d", "openssl", "x509", "-req", "-in", new_csr, "-CA", self.old.certificate,
-                      "-CAkey", os.path.join(self.old.dir, "root.key"), "-passin", f"file:{old_pass}", "-days", "30",
-                      "-set_serial", "0x1234", "-extfile", self.ext_file(), "-out", expired])
-        self.assertEqual(signed.returncode, 0, signed.stderr)
+        expired = expired_link(self, self.old, self.new_dir, self.new_pass)
         self.assertIn("expired", self._refusal(self.old.certificate, self.new_root, expired))
 
     def test_a_link_without_its_root_brings_nothing_and_is_refused(self):
