@@ -238,6 +238,23 @@ class RolloverCeremonyTest(unittest.TestCase):
         self.assertIn("not now", refused.stderr)
         self.assertEqual(open(os.path.join(w.old_ca.dir, "trust.pem")).read(), before)
 
+    def test_trust_remove_drops_a_root_with_its_links_but_never_the_issuing_cas_root(self):
+        w = self.world
+        trust = os.path.join(w.new_ca.dir, "trust.pem")
+        added = w.new_ca.edgeca("trust add", "--cert", w.old.certificate, "--cert", w.old_with_new, "--cert", w.new_with_old)
+        self.assertEqual(added.returncode, 0, added.stderr)
+        self.assertEqual(open(trust).read().count("BEGIN CERTIFICATE"), 4)
+        own = w.new_ca.edgeca("trust remove", "--fingerprint", fingerprint(w.new.certificate))
+        self.assertEqual(own.returncode, 4, own.stdout + own.stderr)
+        unknown = w.new_ca.edgeca("trust remove", "--fingerprint", "00" * 32)
+        self.assertEqual(unknown.returncode, 6, unknown.stdout + unknown.stderr)
+        self.assertEqual(open(trust).read().count("BEGIN CERTIFICATE"), 4)
+        colons = ":".join(fingerprint(w.old.certificate)[i:i + 2] for i in range(0, 64, 2)).upper()
+        dropped = w.new_ca.edgeca("trust remove", "--fingerprint", colons)
+        self.assertEqual(dropped.returncode, 0, dropped.stdout + dropped.stderr)
+        self.assertEqual(open(trust).read(), open(w.new.certificate).read())
+        self.assertIn("trust-remove", w.new_ca.edgeca("audit").stdout)
+
     def test_same_subject_is_refused_before_any_key_is_made(self):
         space = self.space
         result, _ = rollover(space, self.world.old, space.path("same-name"), subject=OLD_SUBJECT)
