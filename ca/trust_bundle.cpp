@@ -34,7 +34,8 @@ bool signed_by(const Botan::X509_Certificate& c, const Botan::X509_Certificate& 
 
 }  // namespace
 
-std::vector<Botan::X509_Certificate> TrustBundle::links_to(const Botan::X509_Certificate& root) const {
+std::vector<Botan::X509_Certificate> TrustBundle::links_to(
+    const Botan::X509_Certificate& root) const {
     std::vector<Botan::X509_Certificate> out;
     for (const auto& link : links) {
         if (same_root(link, root)) out.push_back(link);
@@ -50,12 +51,14 @@ std::string TrustBundle::pem() const {
     return out;
 }
 
-std::vector<Botan::X509_Certificate> parse_certificates_pem(std::string_view text, std::string_view what) {
+std::vector<Botan::X509_Certificate> parse_certificates_pem(std::string_view text,
+                                                            std::string_view what) {
     std::vector<Botan::X509_Certificate> out;
     for (const auto& block : decode_pem_blocks(text, what)) {
         if (block.label != "CERTIFICATE") {
             throw Error(ErrorKind::bad_input, "certificate_malformed",
-                        fmt::format("{} holds a {} block; only CERTIFICATE blocks belong there", what, block.label));
+                        fmt::format("{} holds a {} block; only CERTIFICATE blocks belong there",
+                                    what, block.label));
         }
         try {
             out.emplace_back(block.der);
@@ -65,7 +68,8 @@ std::vector<Botan::X509_Certificate> parse_certificates_pem(std::string_view tex
         }
     }
     if (out.empty()) {
-        throw Error(ErrorKind::bad_input, "certificate_malformed", fmt::format("{} holds no certificate", what));
+        throw Error(ErrorKind::bad_input, "certificate_malformed",
+                    fmt::format("{} holds no certificate", what));
     }
     return out;
 }
@@ -75,33 +79,41 @@ TrustBundle check_trust_bundle(const Botan::X509_Certificate& anchor,
                                std::optional<Time> now) {
     std::vector<Botan::X509_Certificate> all{anchor};
     for (const auto& c : certificates) {
-        if (std::none_of(all.begin(), all.end(), [&](const auto& seen) { return seen == c; })) all.push_back(c);
+        if (std::none_of(all.begin(), all.end(), [&](const auto& seen) { return seen == c; }))
+            all.push_back(c);
     }
     std::vector<Botan::X509_Certificate> roots;
     std::vector<Botan::X509_Certificate> links;
     for (const auto& c : all) {
         if (!c.is_CA_cert() || !c.allowed_usage(Botan::KEY_CERT_SIGN)) {
-            refuse(c, "not a CA certificate with keyCertSign; a trust bundle holds roots and link certificates only");
+            refuse(c,
+                   "not a CA certificate with keyCertSign; a trust bundle holds roots and link "
+                   "certificates only");
         }
         if (c.is_self_signed()) {
-            if (!c.check_signature(*c.load_subject_public_key())) refuse(c, "its self-signature does not verify");
+            if (!c.check_signature(*c.load_subject_public_key()))
+                refuse(c, "its self-signature does not verify");
             roots.push_back(c);
         } else {
             links.push_back(c);
         }
     }
     for (const auto& link : links) {
-        if (std::none_of(roots.begin(), roots.end(), [&](const auto& r) { return same_root(link, r); })) {
-            refuse(link, "a link certificate that certifies no root in the bundle (add the root it certifies too)");
+        if (std::none_of(roots.begin(), roots.end(),
+                         [&](const auto& r) { return same_root(link, r); })) {
+            refuse(link,
+                   "a link certificate that certifies no root in the bundle (add the root it "
+                   "certifies too)");
         }
-        if (std::none_of(roots.begin(), roots.end(), [&](const auto& r) { return signed_by(link, r); })) {
+        if (std::none_of(roots.begin(), roots.end(),
+                         [&](const auto& r) { return signed_by(link, r); })) {
             refuse(link, "a link certificate not signed by any root in the bundle");
         }
         if (now && (*now < to_time(link.not_before()) || *now > to_time(link.not_after()))) {
             refuse(link,
                    fmt::format("a link certificate valid from {} to {}, not now ({})",
-                               to_rfc3339(to_time(link.not_before())), to_rfc3339(to_time(link.not_after())),
-                               to_rfc3339(*now)),
+                               to_rfc3339(to_time(link.not_before())),
+                               to_rfc3339(to_time(link.not_after())), to_rfc3339(*now)),
                    "link_not_current");
         }
     }
@@ -111,10 +123,12 @@ TrustBundle check_trust_bundle(const Botan::X509_Certificate& anchor,
     for (bool grew = true; grew;) {
         grew = false;
         for (const auto& root : roots) {
-            if (std::find(bundle.roots.begin(), bundle.roots.end(), root) != bundle.roots.end()) continue;
+            if (std::find(bundle.roots.begin(), bundle.roots.end(), root) != bundle.roots.end())
+                continue;
             for (const auto& link : links) {
                 if (!same_root(link, root)) continue;
-                if (std::any_of(bundle.roots.begin(), bundle.roots.end(), [&](const auto& r) { return signed_by(link, r); })) {
+                if (std::any_of(bundle.roots.begin(), bundle.roots.end(),
+                                [&](const auto& r) { return signed_by(link, r); })) {
                     bundle.roots.push_back(root);
                     grew = true;
                     break;

@@ -25,7 +25,8 @@ struct TrustBundle {
 };
 
 // Every CERTIFICATE block of `text`; at least one. Error(bad_input) naming `what` otherwise.
-std::vector<Botan::X509_Certificate> parse_certificates_pem(std::string_view text, std::string_view what);
+std::vector<Botan::X509_Certificate> parse_certificates_pem(std::string_view text,
+                                                            std::string_view what);
 
 // Sorts `certificates` (in any order, duplicates dropped) into roots and links around
 // `anchor`, the issuing CA's root, and refuses, naming the certificate, anything a device

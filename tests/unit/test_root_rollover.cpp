@@ -1,9 +1,8 @@
 // tests/unit/test_root_rollover.cpp — link certificates between two roots, and the trust bundle
 // checks that decide what an issuing CA publishes.
-#include <doctest/doctest.h>
-
 #include <botan/pkcs8.h>
 #include <botan/x509_ext.h>
+#include <doctest/doctest.h>
 
 #include "ca/certificate_facts.h"
 #include "ca/errors.h"
@@ -22,8 +21,8 @@ struct Root {
          const ca::Clock& clock)
         : store(store::Store::create(dir / (name + ".db"))),
           key(test::fresh_rsa_key()),
-          certificate(ca::RootAuthority::create(store, *key, ca::parse_distinguished_name(subject), days, clock,
-                                                test::rng(), "cli:officer")),
+          certificate(ca::RootAuthority::create(store, *key, ca::parse_distinguished_name(subject),
+                                                days, clock, test::rng(), "cli:officer")),
           authority(store, clock, test::rng(), Botan::PKCS8::copy_key(*key), certificate) {}
 
     store::Store store;
@@ -79,8 +78,9 @@ TEST_CASE("a link certifies the other root's name and key, issued by this root, 
     // The old root ends first: the link ends with it.
     CHECK(link.not_after() == r.old_root.certificate.not_after());
 
-    auto record = r.old_root.store.read(
-        [&](const store::Reader& reader) { return reader.certificate_by_serial(link.serial_number()); });
+    auto record = r.old_root.store.read([&](const store::Reader& reader) {
+        return reader.certificate_by_serial(link.serial_number());
+    });
     REQUIRE(record);
     CHECK(record->profile == "link");
     auto audit = r.old_root.audit();
@@ -92,10 +92,14 @@ TEST_CASE("a link to a root of the same name or the same key is refused and audi
     Rollover r;
     test::TempDir other;
     Root twin{other, "twin", "CN=Test Root,O=Acme,C=CN", 100, r.clock};
-    CHECK(refusal([&] { r.old_root.authority.certify_link(twin.certificate, "cli:officer"); }) == "same_subject");
-    CHECK(refusal([&] { r.old_root.authority.certify_link(r.old_root.certificate, "cli:officer"); }) == "same_key");
+    CHECK(refusal([&] { r.old_root.authority.certify_link(twin.certificate, "cli:officer"); }) ==
+          "same_subject");
+    CHECK(refusal([&] {
+              r.old_root.authority.certify_link(r.old_root.certificate, "cli:officer");
+          }) == "same_key");
     CHECK(r.old_root.audit().back().event.outcome == "refused");
-    CHECK(r.old_root.store.read([](const store::Reader& reader) { return reader.certificate_count(); }) == 1);
+    CHECK(r.old_root.store.read(
+              [](const store::Reader& reader) { return reader.certificate_count(); }) == 1);
 }
 
 TEST_CASE("the trust bundle takes the roots that links chain to the anchor, and nothing else") {
@@ -104,8 +108,9 @@ TEST_CASE("the trust bundle takes the roots that links chain to the anchor, and 
     auto new_with_old = r.new_root.authority.certify_link(r.old_root.certificate, "cli:officer");
     const auto now = r.clock.now();
 
-    auto bundle = ca::check_trust_bundle(r.old_root.certificate,
-                                         {new_with_old, r.new_root.certificate, old_with_new, old_with_new}, now);
+    auto bundle = ca::check_trust_bundle(
+        r.old_root.certificate, {new_with_old, r.new_root.certificate, old_with_new, old_with_new},
+        now);
     REQUIRE(bundle.roots.size() == 2);
     CHECK(bundle.roots[0] == r.old_root.certificate);
     CHECK(bundle.roots[1] == r.new_root.certificate);
@@ -116,14 +121,17 @@ TEST_CASE("the trust bundle takes the roots that links chain to the anchor, and 
     CHECK(ca::parse_certificates_pem(bundle.pem(), "the bundle").size() == 4);
 
     // From the new root's side, the old root is reached through new-with-old alone.
-    auto reverse = ca::check_trust_bundle(r.new_root.certificate, {r.old_root.certificate, new_with_old}, now);
+    auto reverse =
+        ca::check_trust_bundle(r.new_root.certificate, {r.old_root.certificate, new_with_old}, now);
     CHECK(reverse.roots.size() == 2);
 
     // A new root alone, or with only the link that certifies the anchor, is not reachable.
-    CHECK(refusal([&] { ca::check_trust_bundle(r.old_root.certificate, {r.new_root.certificate}, now); }) ==
-          "trust_bundle_invalid");
     CHECK(refusal([&] {
-              ca::check_trust_bundle(r.old_root.certificate, {r.new_root.certificate, new_with_old}, now);
+              ca::check_trust_bundle(r.old_root.certificate, {r.new_root.certificate}, now);
+          }) == "trust_bundle_invalid");
+    CHECK(refusal([&] {
+              ca::check_trust_bundle(r.old_root.certificate, {r.new_root.certificate, new_with_old},
+                                     now);
           }) == "trust_bundle_invalid");
     // A link whose root is missing from the bundle.
     CHECK(refusal([&] { ca::check_trust_bundle(r.old_root.certificate, {old_with_new}, now); }) ==
@@ -132,14 +140,17 @@ TEST_CASE("the trust bundle takes the roots that links chain to the anchor, and 
     test::TempDir other;
     Root stranger{other, "stranger", "CN=Stranger Root,O=Evil,C=XX", 100, r.clock};
     auto foreign = stranger.authority.certify_link(r.new_root.certificate, "cli:evil");
-    CHECK(refusal([&] {
-              ca::check_trust_bundle(r.old_root.certificate, {r.new_root.certificate, foreign}, now);
-          }) == "trust_bundle_invalid");
+    CHECK(
+        refusal([&] {
+            ca::check_trust_bundle(r.old_root.certificate, {r.new_root.certificate, foreign}, now);
+        }) == "trust_bundle_invalid");
     // A link not valid at `now`; without `now` (the service loading an installed bundle) it stays.
     const auto later = now + std::chrono::days(3651);
     CHECK(refusal([&] {
-              ca::check_trust_bundle(r.old_root.certificate, {r.new_root.certificate, old_with_new}, later);
+              ca::check_trust_bundle(r.old_root.certificate, {r.new_root.certificate, old_with_new},
+                                     later);
           }) == "link_not_current");
-    CHECK(ca::check_trust_bundle(r.old_root.certificate, {r.new_root.certificate, old_with_new}, std::nullopt)
+    CHECK(ca::check_trust_bundle(r.old_root.certificate, {r.new_root.certificate, old_with_new},
+                                 std::nullopt)
               .roots.size() == 2);
 }
