@@ -274,7 +274,10 @@ int run_rollover(const Options& o) {
     auto new_certificate = ca::RootAuthority::create(new_store, *key, subject, o.validity_days, clock, rng,
                                                      local_actor());
     ca::RootAuthority new_root(new_store, clock, rng, std::move(key), new_certificate);
-    if (!o.crl_urls.empty()) new_root.set_intermediate_crl_urls(o.crl_urls, local_actor());
+    // The new root's CRL is served where the old one's is (each issuing CA serves its own
+    // root's at /root.crl), unless the ceremony says otherwise.
+    const auto crl_urls = o.crl_urls.empty() ? old_root.intermediate_crl_urls() : o.crl_urls;
+    if (!crl_urls.empty()) new_root.set_intermediate_crl_urls(crl_urls, local_actor());
 
     auto old_with_new = old_root.certify_link(new_certificate, local_actor());
     auto new_with_old = new_root.certify_link(old_certificate, local_actor());
@@ -295,6 +298,7 @@ int run_rollover(const Options& o) {
         "  valid:        {} to {}\n"
         "  certificate:  {}\n"
         "  private key:  {} (encrypted PKCS#8, mode 0600)\n"
+        "  root CRL URL: {}\n"
         "Link certificates, valid {} to {} (the overlap):\n"
         "  {} (old root certifies the new key, serial {}, recorded in {})\n"
         "  {} (new root certifies the old key, serial {}, recorded in {})\n"
@@ -304,7 +308,10 @@ int run_rollover(const Options& o) {
         o.new_dir.string(), ca::to_rfc4514(new_certificate.subject_dn()),
         ca::to_hex(new_certificate.serial_number()), ca::to_rfc3339(ca::to_time(new_certificate.not_before())),
         ca::to_rfc3339(ca::to_time(new_certificate.not_after())), new_paths.certificate().string(),
-        new_paths.key().string(), ca::to_rfc3339(ca::to_time(old_with_new.not_before())),
+        new_paths.key().string(),
+        crl_urls.empty() ? "none (issuing CAs get no CRL distribution point; see --crl-url)"
+                         : fmt::format("{}", fmt::join(crl_urls, " ")),
+        ca::to_rfc3339(ca::to_time(old_with_new.not_before())),
         ca::to_rfc3339(ca::to_time(old_with_new.not_after())), (o.new_dir / "link-old-with-new.pem").string(),
         ca::to_hex(old_with_new.serial_number()), old_paths.store().string(),
         (o.new_dir / "link-new-with-old.pem").string(), ca::to_hex(new_with_old.serial_number()),
@@ -465,7 +472,8 @@ int main(int argc, char** argv) {
                          "the new root's subject; must differ from the old root's, e.g. \"CN=Acme IoT Root CA G2,O=Acme,C=CN\"")
         ->required();
     rollover->add_option("--validity-days", o.validity_days, "lifetime of the new root certificate")->required();
-    rollover->add_option("--crl-url", o.crl_urls, "as for init: the new root's CRL URL(s), for the issuing CAs it signs");
+    rollover->add_option("--crl-url", o.crl_urls,
+                         "as for init: the new root's CRL URL(s), for the issuing CAs it signs (default: the old root's)");
     add_passphrase(rollover);
     rollover->add_option("--new-passphrase-file", o.new_passphrase_file,
                          "file whose first line is the new root key's passphrase (else $EDGECA_ROOT_NEW_PASSPHRASE, "

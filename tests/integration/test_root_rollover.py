@@ -255,6 +255,19 @@ class RolloverCeremonyTest(unittest.TestCase):
         self.assertEqual(open(trust).read(), open(w.new.certificate).read())
         self.assertIn("trust-remove", w.new_ca.edgeca("audit").stdout)
 
+    def test_the_new_root_keeps_the_old_roots_crl_url_unless_told_otherwise(self):
+        space = self.space
+        url = "http://ca.test.example:8080/root.crl"
+        old = RootCeremony(space, subject="CN=CRL Root,C=CN", name="crl-root", extra=("--crl-url", url))
+        result, new_pass = rollover(space, old, space.path("crl-root-g2"), subject="CN=CRL Root G2,C=CN")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn(f"root CRL URL: {url}", result.stdout)
+        _, csr = space.make_key_and_csr(f"crl-issuer-{time.monotonic_ns()}", "/CN=CRL Issuing CA")
+        out = space.path(f"crl-issuer-{time.monotonic_ns()}.pem")
+        signed = NewRoot(space, space.path("crl-root-g2"), new_pass).sign_intermediate(csr, out)
+        self.assertEqual(signed.returncode, 0, signed.stderr)
+        self.assertIn(f"URI:{url}", x509_text(out))
+
     def test_same_subject_is_refused_before_any_key_is_made(self):
         space = self.space
         result, _ = rollover(space, self.world.old, space.path("same-name"), subject=OLD_SUBJECT)
