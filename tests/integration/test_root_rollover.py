@@ -11,7 +11,7 @@ import threading
 import time
 import unittest
 
-from harness import (ROOT_PASSPHRASE, IssuingCA, RootCeremony, SharedWorkspace, TempDirTestCase, binary,
+from harness import (ROOT_PASSPHRASE, IssuingCA, on_terminal, RootCeremony, SharedWorkspace, TempDirTestCase, binary,
                      openssl, run, x509_text)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -267,6 +267,33 @@ class RolloverCeremonyTest(unittest.TestCase):
         signed = NewRoot(space, space.path("crl-root-g2"), new_pass).sign_intermediate(csr, out)
         self.assertEqual(signed.returncode, 0, signed.stderr)
         self.assertIn(f"URI:{url}", x509_text(out))
+
+    def test_on_a_terminal_the_old_passphrase_is_asked_once_then_the_new_twice(self):
+        space = self.space
+        old = RootCeremony(space, subject="CN=Prompt Root,C=CN", name=f"prompt-root-{time.monotonic_ns()}")
+        prompts = []
+
+        def respond(output):
+            text = output.decode(errors="replace")
+            asked = text.count("passphrase:") + text.count("(again):")
+            if asked > len(prompts):
+                prompt = text.rstrip().splitlines()[-1]
+                prompts.append(prompt)
+                return (NEW_PASSPHRASE if "New root" in prompt else ROOT_PASSPHRASE) + "\n"
+            return None
+
+        new_dir = space.path(f"prompt-root-g2-{time.monotonic_ns()}")
+        code, output = on_terminal([binary("edgeca-root"), "rollover", "--dir", old.dir, "--new-dir", new_dir,
+                                    "--subject", "CN=Prompt Root G2,C=CN", "--validity-days", "30"], respond)
+        self.assertEqual(code, 0, output.decode(errors="replace"))
+        self.assertEqual([p.split(":")[0] for p in prompts],
+                         ["Root key passphrase", "New root key passphrase", "New root key passphrase (again)"])
+        for secret in (ROOT_PASSPHRASE, NEW_PASSPHRASE):
+            self.assertNotIn(secret.encode(), output, "a passphrase was echoed")
+        # The new key opens with the new passphrase only.
+        key = os.path.join(new_dir, "root.key")
+        self.assertEqual(run(["openssl", "pkey", "-in", key, "-passin", f"pass:{NEW_PASSPHRASE}", "-noout"]).returncode, 0)
+        self.assertNotEqual(run(["openssl", "pkey", "-in", key, "-passin", f"pass:{ROOT_PASSPHRASE}", "-noout"]).returncode, 0)
 
     def test_same_subject_is_refused_before_any_key_is_made(self):
         space = self.space
