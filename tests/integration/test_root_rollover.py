@@ -295,6 +295,25 @@ class RolloverCeremonyTest(unittest.TestCase):
         self.assertEqual(run(["openssl", "pkey", "-in", key, "-passin", f"pass:{NEW_PASSPHRASE}", "-noout"]).returncode, 0)
         self.assertNotEqual(run(["openssl", "pkey", "-in", key, "-passin", f"pass:{ROOT_PASSPHRASE}", "-noout"]).returncode, 0)
 
+    def test_a_link_can_be_revoked_at_its_root_and_appears_on_the_root_crl(self):
+        space = self.space
+        old = RootCeremony(space, subject="CN=Revoking Root,C=CN", name=f"revoking-root-{time.monotonic_ns()}")
+        new_dir = space.path(f"revoking-root-g2-{time.monotonic_ns()}")
+        result, _ = rollover(space, old, new_dir, subject="CN=Revoking Root G2,C=CN")
+        self.assertEqual(result.returncode, 0, result.stderr)
+        link = os.path.join(new_dir, "link-old-with-new.pem")
+        serial = openssl("x509", "-in", link, "-noout", "-serial").stdout.strip().split("=")[1]
+        revoked = old.root("revoke", "--dir", old.dir, "--serial", serial, "--reason", "keyCompromise")
+        self.assertEqual(revoked.returncode, 0, revoked.stdout + revoked.stderr)
+        crl = space.path(f"revoking-{time.monotonic_ns()}.pem")
+        self.assertEqual(old.root("crl", "--dir", old.dir, "--out", crl).returncode, 0)
+        text = openssl("crl", "-in", crl, "-noout", "-text").stdout
+        self.assertIn(serial.upper(), text.replace(":", "").upper())
+        self.assertIn("Key Compromise", text)
+        # The root itself still cannot be revoked.
+        own = openssl("x509", "-in", old.certificate, "-noout", "-serial").stdout.strip().split("=")[1]
+        self.assertEqual(old.root("revoke", "--dir", old.dir, "--serial", own, "--reason", "superseded").returncode, 4)
+
     def test_same_subject_is_refused_before_any_key_is_made(self):
         space = self.space
         result, _ = rollover(space, self.world.old, space.path("same-name"), subject=OLD_SUBJECT)
@@ -572,6 +591,16 @@ class ForgedBundleTest(TempDirTestCase):
         self.serve_bundle(*paths)
         device = self.path("device")
         return run([SCRIPT, "--url", self.url, "--trust-dir", device], timeout=120).stderr
+
+    def test_a_link_revoked_on_the_root_crl_is_not_followed(self):
+        serial = openssl("x509", "-in", self.link, "-noout", "-serial").stdout.strip().split("=")[1]
+        revoked = self.old.root("revoke", "--dir", self.old.dir, "--serial", serial, "--reason", "keyCompromise")
+        self.assertEqual(revoked.returncode, 0, revoked.stderr)
+        crl = self.path("root.crl")
+        self.assertEqual(self.old.root("crl", "--dir", self.old.dir, "--out", crl).returncode, 0)
+        self.served["/root.crl"] = open(crl, "rb").read()
+        self.addCleanup(self.served.pop, "/root.crl")
+        self.assertIn("is revoked on the root CRL", self._refusal(self.old.certificate, self.new_root, self.link))
 
     def test_an_expired_link_is_refused(self):
         expired = expired_link(self, self.old, self.new_dir, self.new_pass)
