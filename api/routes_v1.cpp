@@ -317,6 +317,24 @@ void add_download_routes(httplib::Server& server, Engine& engine, bool with_stat
                             "application/x-pem-file");
         });
     });
+    // The roots in use and the link certificates between them, for devices that update their
+    // trust store on a timer: fixed until the service restarts, so an ETag over the content and
+    // an hour of caching keep a fleet's polling cheap.
+    server.Get("/trust.pem", [&engine](const httplib::Request& req, httplib::Response& res) {
+        handle_public(req, res, [&] {
+            const std::string pem = engine.authority.issuer().trust.pem();
+            const std::string etag = fmt::format(
+                "\"trust-{}\"",
+                ca::sha256_hex(std::span(reinterpret_cast<const uint8_t*>(pem.data()), pem.size())).substr(0, 32));
+            res.set_header("ETag", etag);
+            res.set_header("Cache-Control", "public, max-age=3600");
+            if (req.get_header_value("If-None-Match") == etag) {
+                res.status = 304;
+                return;
+            }
+            res.set_content(pem, "application/x-pem-file");
+        });
+    });
     if (!with_status) return;
     server.Get("/healthz", [&engine](const httplib::Request& req, httplib::Response& res) {
         handle_public(req, res, [&] {

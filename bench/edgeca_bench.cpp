@@ -108,7 +108,7 @@ Issuer::Issuer(const std::filesystem::path& dir, ca::SigningBackend backend)
     auto issuer_cert = root.sign_intermediate(csr.BER_encode(), 3000, "bench");
     plain_key = issuer_key;
     key = ca::signing_key(issuer_key, backend);
-    identity = {key, issuer_cert, root_cert};
+    identity = {key, issuer_cert, root_cert, {{root_cert}, {}}};
     ca::DeviceRegistry registry(store, clock, rng);
     auto admin = ca::Caller::operator_on_host("bench");
     registry.add_product(admin, {.product_key = "P1", .max_validity_days = 730});

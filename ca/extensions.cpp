@@ -145,6 +145,16 @@ Botan::Extensions profile_extensions(const ExtensionInputs& in) {
                            critical);
             extensions.add(new Subject_Key_ID(in.subject_key_id));
             return extensions;
+        case Profile::link:
+            // As the certified root's own certificate, with the signing root's key identifier:
+            // no path length, so that issuing CAs under the certified root stay reachable.
+            extensions.add(new Basic_Constraints(true, NO_CERT_PATH_LIMIT), critical);
+            extensions.add(new Key_Usage(Botan::Key_Constraints(Botan::KEY_CERT_SIGN |
+                                                                Botan::CRL_SIGN)),
+                           critical);
+            extensions.add(new Subject_Key_ID(in.subject_key_id));
+            extensions.add(new Authority_Key_ID(in.authority_key_id));
+            return extensions;
         case Profile::intermediate:
             extensions.add(new Basic_Constraints(true, 0), critical);
             extensions.add(new Key_Usage(Botan::Key_Constraints(Botan::KEY_CERT_SIGN |

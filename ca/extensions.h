@@ -25,6 +25,7 @@ struct ExtensionInputs {
 };
 
 // root: basicConstraints critical CA:TRUE; keyUsage critical keyCertSign, cRLSign; SKI.
+// link: as root, plus AKI (the signing root's SKI); SKI is the certified root's.
 // intermediate: basicConstraints critical CA:TRUE pathLen 0; keyUsage critical keyCertSign,
 //   cRLSign; SKI; AKI; CRL DP (the root CRL's URLs) when given.
 // edge / hub / client / server: basicConstraints critical CA:FALSE; keyUsage critical

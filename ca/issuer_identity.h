@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "ca/clock.h"
+#include "ca/trust_bundle.h"
 
 namespace edgeca::ca {
 
@@ -17,8 +18,13 @@ struct IssuerIdentity {
     std::shared_ptr<const Botan::Private_Key> key;
     Botan::X509_Certificate certificate;  // the issuing CA
     Botan::X509_Certificate root;         // the offline root that certified it
+    // The roots in use and the links between them (edgeca trust add); the root alone when no
+    // rollover is under way.
+    TrustBundle trust;
 
-    // PEM of the issuing CA then the root: what a client needs to build the path.
+    // PEM of the issuing CA, the link certificates that certify the root, then the root: what
+    // a client trusting the root, or during a rollover another root in `trust`, needs to build
+    // the path.
     std::string chain_pem() const;
 };
 

@@ -364,6 +364,7 @@ std::optional<store::EnrollmentToken> IssuingAuthority::check_caller(const Calle
             break;
         case Profile::root:
         case Profile::intermediate:
+        case Profile::link:
             throw Error(ErrorKind::bad_input, "profile_unknown",
                         "CA certificates are made by edgeca-root, offline");
     }

@@ -7,9 +7,10 @@
 namespace edgeca::ca {
 namespace {
 
-constexpr std::array<std::pair<Profile, std::string_view>, 6> names = {{
+constexpr std::array<std::pair<Profile, std::string_view>, 7> names = {{
     {Profile::root, "root"},
     {Profile::intermediate, "intermediate"},
+    {Profile::link, "link"},
     {Profile::edge, "edge"},
     {Profile::hub, "hub"},
     {Profile::client, "client"},

@@ -145,6 +145,71 @@ Botan::X509_Certificate RootAuthority::sign_intermediate(std::span<const uint8_t
     }
 }
 
+Botan::X509_Certificate RootAuthority::certify_link(const Botan::X509_Certificate& other,
+                                                    const std::string& actor) {
+    try {
+        if (!other.is_self_signed() || !other.is_CA_cert() ||
+            !other.check_signature(*other.load_subject_public_key())) {
+            throw Error(ErrorKind::bad_input, "root_invalid",
+                        "the root to link is not a self-signed CA certificate whose signature verifies");
+        }
+        if (other.subject_public_key_info() == certificate_.subject_public_key_info()) {
+            throw Error(ErrorKind::policy, "same_key", "the new root has the old root's key");
+        }
+        // Two roots of one name make path builders pick by key identifier alone, and some
+        // (OpenSSL's lookup by name, CRL issuer matching) do not: a new root gets a new name.
+        if (other.subject_dn() == certificate_.subject_dn()) {
+            throw Error(ErrorKind::policy, "same_subject",
+                        fmt::format("the new root's subject '{}' is the old root's: give the new root "
+                                    "another name (e.g. a generation: \"CN=Acme Root CA G2,...\")",
+                                    to_rfc4514(other.subject_dn())));
+        }
+        const Time now = clock_.now();
+        const Time not_after = std::min(to_time(certificate_.not_after()), to_time(other.not_after()));
+        if (now < to_time(certificate_.not_before())) {
+            throw Error(ErrorKind::unavailable, "clock_behind",
+                        fmt::format("the system clock ({}) is earlier than the root's notBefore ({}); "
+                                    "fix the clock before signing",
+                                    to_rfc3339(now), to_rfc3339(to_time(certificate_.not_before()))));
+        }
+        if (now >= not_after) {
+            throw Error(ErrorKind::policy, "issuer_expired",
+                        fmt::format("the roots have no overlap left: one expired at {}", to_rfc3339(not_after)));
+        }
+        auto other_key = other.load_subject_public_key();
+        for (int attempt = 1;; ++attempt) {
+            CertificateContent content{
+                .serial = SerialNumber::random(rng_),
+                .subject = other.subject_dn(),
+                .subject_public_key_info = other.subject_public_key_info(),
+                .not_before = now,
+                .not_after = not_after,
+                .extensions = profile_extensions({.profile = Profile::link,
+                                                  .subject_key_id = key_identifier(*other_key),
+                                                  .authority_key_id = certificate_.subject_key_id()}),
+            };
+            auto certificate = sign_certificate(content, certificate_.subject_dn(), *key_, rng_);
+            auto record = record_of(certificate, Profile::link, actor, now);
+            try {
+                store_.write([&](store::Writer& w) {
+                    w.insert_certificate(record);
+                    w.append_audit({actor, "link", to_hex(record.serial), record.fingerprint_sha256, "ok",
+                                    fmt::format("subject={} spki_sha256={}", record.subject, record.spki_sha256)});
+                });
+            } catch (const store::StoreError& e) {
+                if (e.constraint_violation() && attempt < serial_attempts) continue;
+                throw;
+            }
+            return certificate;
+        }
+    } catch (const Error& refusal) {
+        store_.write([&](store::Writer& w) {
+            w.append_audit({actor, "link", "", "", "refused", refusal.code()});
+        });
+        throw;
+    }
+}
+
 std::vector<std::string> RootAuthority::intermediate_crl_urls() const {
     auto setting = store_.read([](const store::Reader& r) { return r.meta(crl_urls_setting); });
     std::vector<std::string> urls;
@@ -182,9 +247,10 @@ store::CertificateRecord RootAuthority::revoke(std::span<const uint8_t> serial, 
                 throw Error(ErrorKind::not_found, "certificate_not_found",
                             fmt::format("the root signed no certificate with serial {}", to_hex(serial)));
             }
-            if (record->profile != to_string(Profile::intermediate)) {
+            if (record->profile != to_string(Profile::intermediate) &&
+                record->profile != to_string(Profile::link)) {
                 throw Error(ErrorKind::policy, "not_an_intermediate",
-                            "the root revokes the issuing CAs it signed, not itself");
+                            "the root revokes the issuing CAs and link certificates it signed, not itself");
             }
             if (!w.revoke_certificate(record->id, now, reason, actor)) {
                 throw Error(ErrorKind::conflict, "already_revoked",

@@ -43,7 +43,15 @@ public:
                                               std::optional<int> validity_days,
                                               const std::string& actor);
 
-    // Revokes an issuing-CA certificate the root signed (never the root itself). A second
+    // A link certificate for a root rollover: `other` (a self-signed root, not this one) as
+    // subject and key, this root as issuer; CA:TRUE without path length, keyCertSign +
+    // cRLSign, SKI of the certified key, AKI of this root's. Valid from now until the earlier
+    // of the two roots' notAfter: the overlap in which both are in use. Refuses another root
+    // with this root's subject or key (Error(policy, "same_subject" | "same_key")). Committed
+    // to the store before it is returned; every attempt is an audit entry ("link").
+    Botan::X509_Certificate certify_link(const Botan::X509_Certificate& other, const std::string& actor);
+
+    // Revokes an issuing-CA or link certificate the root signed (never the root itself). A second
     // revocation is Error(conflict, "already_revoked"). Audited, granted or refused.
     store::CertificateRecord revoke(std::span<const uint8_t> serial, int reason,
                                     const std::string& actor);

@@ -6,6 +6,8 @@
 #include <botan/system_rng.h>
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <cctype>
 #include <iostream>
 #include <sstream>
 
@@ -22,6 +24,7 @@
 #include "ca/revocation.h"
 #include "ca/revocation_reason.h"
 #include "ca/serial_number.h"
+#include "ca/trust_bundle.h"
 #include "cli/commands.h"
 #include "cli/issuer_directory.h"
 #include "cli/records_output.h"
@@ -55,6 +58,8 @@ struct Options {
     bool verify = false;
     std::optional<std::filesystem::path> signer;
     TokenKeySettings token;  // --key, --pkcs11-module, --pin-file
+    std::vector<std::filesystem::path> trust_certs;  // trust add
+    std::string fingerprint;                         // trust remove
 };
 
 int parse_reason(const std::string& name) {
@@ -386,6 +391,117 @@ int run_root_crl_install(const Options& o) {
     return exit_ok;
 }
 
+std::string text_sha256(const std::string& text) {
+    return ca::sha256_hex(std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+}
+
+void print_trust_bundle(const IssuerDirectory& d, const ca::TrustBundle& bundle) {
+    std::cout << fmt::format("trust bundle {}: {} root(s), {} link certificate(s); served at /trust.pem once "
+                             "edgeca serve is restarted\n",
+                             d.trust().string(), bundle.roots.size(), bundle.links.size());
+    auto line = [](const char* kind, const Botan::X509_Certificate& c) {
+        std::cout << fmt::format("  {:5} {}  issuer '{}'  until {}  SHA-256 {}\n", kind, ca::to_rfc4514(c.subject_dn()),
+                                 ca::to_rfc4514(c.issuer_dn()), ca::to_rfc3339(ca::to_time(c.not_after())),
+                                 ca::sha256_hex(c.BER_encode()));
+    };
+    for (const auto& c : bundle.roots) line("root", c);
+    for (const auto& c : bundle.links) line("link", c);
+}
+
+// A rollover's new root and link certificates, carried from the ceremony: accepted only when
+// the links chain every root to the root this issuing CA was installed under.
+int run_trust_add(const Options& o) {
+    IssuerDirectory d{o.dir};
+    d.require_installed();
+    auto store = d.open_store();
+    ca::SystemClock clock;
+    std::string added;
+    try {
+        auto current = d.load_trust();
+        std::vector<Botan::X509_Certificate> certificates = current.roots;
+        certificates.insert(certificates.end(), current.links.begin(), current.links.end());
+        const auto now = clock.now();
+        for (const auto& path : o.trust_certs) {
+            for (auto& c : ca::parse_certificates_pem(ca::read_file(path, "the certificate file"), path.string())) {
+                // What is added must be current; links already installed may have expired (the
+                // service warns; edgeca trust remove drops them) without blocking an addition.
+                if (now < ca::to_time(c.not_before()) || now > ca::to_time(c.not_after())) {
+                    throw ca::Error(ca::ErrorKind::policy, "link_not_current",
+                                    fmt::format("'{}' in {} is valid from {} to {}, not now",
+                                                ca::to_rfc4514(c.subject_dn()), path.string(),
+                                                ca::to_rfc3339(ca::to_time(c.not_before())),
+                                                ca::to_rfc3339(ca::to_time(c.not_after()))));
+                }
+                added += (added.empty() ? "" : " ") + ca::sha256_hex(c.BER_encode()).substr(0, 16);
+                certificates.push_back(std::move(c));
+            }
+        }
+        auto bundle = ca::check_trust_bundle(current.roots.front(), certificates, std::nullopt);
+        ca::write_file_atomically(d.trust(), bundle.pem(), 0644);
+        store.write([&](store::Writer& w) {
+            w.append_audit({local_actor(), "trust-add", "", text_sha256(bundle.pem()), "ok",
+                            fmt::format("roots={} links={} added={}", bundle.roots.size(), bundle.links.size(), added)});
+        });
+        print_trust_bundle(d, bundle);
+    } catch (const ca::Error& refusal) {
+        store.write([&](store::Writer& w) {
+            w.append_audit({local_actor(), "trust-add", "", "", "refused", refusal.code()});
+        });
+        throw;
+    }
+    return exit_ok;
+}
+
+// The end of an overlap: a root (and every link that certifies it or that it signed), or one
+// link, leaves the bundle. The issuing CA's own root never does.
+int run_trust_remove(const Options& o) {
+    IssuerDirectory d{o.dir};
+    d.require_installed();
+    std::string wanted;
+    for (char c : o.fingerprint) {
+        if (c != ':') wanted += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    }
+    auto store = d.open_store();
+    try {
+        auto current = d.load_trust();
+        auto matches = [&](const Botan::X509_Certificate& c) { return ca::sha256_hex(c.BER_encode()) == wanted; };
+        if (matches(current.roots.front())) {
+            throw ca::Error(ca::ErrorKind::policy, "root_in_use",
+                            "that is the root this issuing CA was installed under (root.pem); it stays in the bundle");
+        }
+        std::vector<Botan::X509_Certificate> kept;
+        std::optional<Botan::X509_Certificate> removed;
+        for (const auto* group : {&current.roots, &current.links}) {
+            for (const auto& c : *group) {
+                if (matches(c)) removed = c;
+                else kept.push_back(c);
+            }
+        }
+        if (!removed) {
+            throw ca::Error(ca::ErrorKind::not_found, "certificate_not_found",
+                            fmt::format("no certificate with SHA-256 {} in {}", wanted, d.trust().string()));
+        }
+        if (removed->is_self_signed()) {
+            std::erase_if(kept, [&](const Botan::X509_Certificate& c) {
+                return !c.is_self_signed() && (c.subject_dn() == removed->subject_dn() || c.issuer_dn() == removed->subject_dn());
+            });
+        }
+        auto bundle = ca::check_trust_bundle(current.roots.front(), kept, std::nullopt);
+        ca::write_file_atomically(d.trust(), bundle.pem(), 0644);
+        store.write([&](store::Writer& w) {
+            w.append_audit({local_actor(), "trust-remove", "", text_sha256(bundle.pem()), "ok",
+                            fmt::format("removed={} subject={}", wanted, ca::to_rfc4514(removed->subject_dn()))});
+        });
+        print_trust_bundle(d, bundle);
+    } catch (const ca::Error& refusal) {
+        store.write([&](store::Writer& w) {
+            w.append_audit({local_actor(), "trust-remove", "", "", "refused", refusal.code()});
+        });
+        throw;
+    }
+    return exit_ok;
+}
+
 int run_audit(const Options& o) {
     IssuerDirectory d{o.dir};
     auto store = d.open_store();
@@ -476,7 +592,22 @@ std::vector<Command> add_issuer_commands(CLI::App& app) {
     dir(root_crl_install);
     root_crl_install->add_option("--crl", o->crl, "the root CRL (DER or PEM)")->required();
 
-    return {{revoke, [o] { return run_revoke(*o); }},   {crl, [o] { return run_crl(*o); }},
+    auto* trust = app.add_subcommand("trust", "the trust bundle of a root rollover, served at /trust.pem");
+    trust->require_subcommand(1);
+    auto* trust_add = trust->add_subcommand(
+        "add", "add a new root and its link certificates from edgeca-root rollover (each link must chain to a "
+               "root already trusted here)");
+    dir(trust_add);
+    trust_add->add_option("--cert", o->trust_certs, "a PEM file of one or more certificates; repeatable")->required();
+    auto* trust_remove = trust->add_subcommand(
+        "remove", "drop a root (with the links that certify it or that it signed) or one link certificate");
+    dir(trust_remove);
+    trust_remove->add_option("--fingerprint", o->fingerprint, "its SHA-256 fingerprint (hex, colons allowed)")
+        ->required();
+
+    return {{revoke, [o] { return run_revoke(*o); }},
+            {trust_add, [o] { return run_trust_add(*o); }},
+            {trust_remove, [o] { return run_trust_remove(*o); }},   {crl, [o] { return run_crl(*o); }},
             {root_crl_install, [o] { return run_root_crl_install(*o); }},
             {init, [o] { return run_init(*o); }},       {install, [o] { return run_install(*o); }},
             {issue, [o] { return run_issue(*o); }},     {list, [o] { return run_list(*o); }},

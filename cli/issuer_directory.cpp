@@ -70,10 +70,18 @@ ca::IssuerIdentity identity_for(const IssuerDirectory& d, std::shared_ptr<const 
                         fmt::format("{} does not hold the key of {}", key_name, d.certificate().string()));
     }
     ca::KeyPolicy::check(*private_key, "the issuing CA's key");
-    return {std::move(private_key), issuer_certificate, root_certificate};
+    return {std::move(private_key), issuer_certificate, root_certificate, d.load_trust()};
 }
 
 }  // namespace
+
+ca::TrustBundle IssuerDirectory::load_trust() const {
+    auto root_certificate = ca::parse_certificate_pem(ca::read_file(root(), "the root certificate"),
+                                                      "the root certificate");
+    if (!std::filesystem::exists(trust())) return {{root_certificate}, {}};
+    auto certificates = ca::parse_certificates_pem(ca::read_file(trust(), "the trust bundle"), "the trust bundle");
+    return ca::check_trust_bundle(root_certificate, certificates, std::nullopt);
+}
 
 ca::IssuerIdentity IssuerDirectory::load_identity(const std::string& passphrase,
                                                   ca::SigningBackend backend) const {

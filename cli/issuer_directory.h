@@ -24,6 +24,8 @@ struct IssuerDirectory {
     std::filesystem::path certificate() const { return dir / "issuer.pem"; }
     std::filesystem::path root() const { return dir / "root.pem"; }
     std::filesystem::path chain() const { return dir / "chain.pem"; }
+    // The trust bundle of a root rollover (edgeca trust add), served at /trust.pem.
+    std::filesystem::path trust() const { return dir / "trust.pem"; }
     std::filesystem::path store() const { return dir / "issuer.db"; }  // the SQLite store
     std::filesystem::path config() const { return dir / "edgeca.toml"; }
     std::filesystem::path tls() const { return dir / "tls"; }
@@ -43,6 +45,8 @@ struct IssuerDirectory {
     // The configuration: `explicit_path` if given, else edgeca.toml in the directory if there,
     // else the defaults.
     ServiceConfig load_config(const std::optional<std::filesystem::path>& explicit_path) const;
+    // root.pem and, when there is one, the trust bundle, checked (without the links' validity).
+    ca::TrustBundle load_trust() const;
     // Loads the certificates and, with the passphrase, the key; checks that they belong together.
     // The key signs with `backend`.
     ca::IssuerIdentity load_identity(const std::string& passphrase,

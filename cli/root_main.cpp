@@ -51,6 +51,8 @@ struct RootPaths {
 struct Options {
     std::filesystem::path dir;
     std::optional<std::filesystem::path> passphrase_file;
+    std::filesystem::path new_dir;                             // rollover
+    std::optional<std::filesystem::path> new_passphrase_file;  // rollover
     std::string subject;
     int validity_days = 0;
     std::optional<int> intermediate_days;
@@ -68,6 +70,12 @@ struct Options {
 
 PassphraseSource passphrase_source(const Options& o) {
     return {o.passphrase_file, "EDGECA_ROOT_PASSPHRASE", "Root key passphrase"};
+}
+
+// The new root's passphrase in a rollover: its own file, variable and prompt, so that the two
+// keys never share a passphrase by accident.
+PassphraseSource new_passphrase_source(const Options& o) {
+    return {o.new_passphrase_file, "EDGECA_ROOT_NEW_PASSPHRASE", "New root key passphrase"};
 }
 
 // A root directory that `init` finished: all three files are there.
@@ -120,8 +128,8 @@ void sign_checkpoint(store::Store& store, const ca::RootAuthority& root, const c
     ca::sign_audit_checkpoint(store, root.key(), rng, clock.now());
 }
 
-int run_init(const Options& o) {
-    RootPaths paths{o.dir};
+// A directory that holds no root, not even an unfinished one.
+void require_no_root(const RootPaths& paths) {
     for (const auto& file : {paths.certificate(), paths.key(), paths.store()}) {
         if (std::filesystem::exists(file)) {
             bool finished = std::filesystem::exists(paths.certificate());
@@ -129,12 +137,17 @@ int run_init(const Options& o) {
                 ca::ErrorKind::conflict, "root_exists",
                 finished ? fmt::format("{} already holds a root ({}); edgeca-root never "
                                        "replaces one",
-                                       o.dir.string(), file.filename().string())
+                                       paths.dir.string(), file.filename().string())
                          : fmt::format("{} holds an unfinished root ({} exists, root.pem does "
-                                       "not); move the directory aside and run init again",
-                                       o.dir.string(), file.filename().string()));
+                                       "not); move the directory aside and run the command again",
+                                       paths.dir.string(), file.filename().string()));
         }
     }
+}
+
+int run_init(const Options& o) {
+    RootPaths paths{o.dir};
+    require_no_root(paths);
     ca::check_validity_days(o.validity_days);
     auto subject = ca::parse_distinguished_name(o.subject);
     ca::build_subject(subject);  // refuse a bad subject or URL before asking for a passphrase
@@ -278,6 +291,95 @@ int run_sign_intermediate(const Options& o) {
     return exit_ok;
 }
 
+// A new root beside the old, and the two link certificates that let a device trusting either
+// one verify what the other signed. Both keys are unlocked in the one ceremony.
+int run_rollover(const Options& o) {
+    auto old_paths = existing_root(o.dir);
+    RootPaths new_paths{o.new_dir};
+    if (std::filesystem::exists(o.new_dir) && std::filesystem::exists(o.dir) &&
+        std::filesystem::equivalent(o.new_dir, o.dir)) {
+        throw ca::Error(ca::ErrorKind::conflict, "root_exists", "--new-dir must be another directory than --dir");
+    }
+    require_no_root(new_paths);
+    for (const auto& name : {"link-old-with-new.pem", "link-new-with-old.pem"}) {
+        if (std::filesystem::exists(o.new_dir / name)) {
+            throw ca::Error(ca::ErrorKind::conflict, "root_exists",
+                            fmt::format("{} already exists; move the directory aside", (o.new_dir / name).string()));
+        }
+    }
+    ca::check_validity_days(o.validity_days);
+    auto subject = ca::parse_distinguished_name(o.subject);
+    auto subject_dn = ca::build_subject(subject);
+    for (const auto& url : o.crl_urls) ca::check_crl_url(url);
+    auto old_certificate = load_root_certificate(old_paths);
+    // Refused before any passphrase is asked for; certify_link checks it again.
+    if (subject_dn == old_certificate.subject_dn()) {
+        throw ca::Error(ca::ErrorKind::policy, "same_subject",
+                        fmt::format("the new root's subject is the old root's ('{}'): give the new root another "
+                                    "name, e.g. with a generation (\"CN=... Root CA G2\")",
+                                    ca::to_rfc4514(old_certificate.subject_dn())));
+    }
+
+    auto old_store = store::Store::open(old_paths.store());
+    ca::SystemClock clock;
+    Botan::System_RNG rng;
+    auto old_root = open_root(old_paths, old_store, o, clock, rng);
+    std::string new_passphrase = read_passphrase(new_passphrase_source(o), true, min_root_passphrase);
+    ca::ensure_private_directory(o.new_dir);
+
+    std::cerr << "Generating the new root's RSA-2048 key from the system RNG...\n";
+    auto key = ca::generate_rsa_2048(rng);
+    auto new_store = store::Store::create(new_paths.store());
+    ca::write_encrypted_key(new_paths.key(), *key, new_passphrase, rng);
+    auto new_certificate = ca::RootAuthority::create(new_store, *key, subject, o.validity_days, clock, rng,
+                                                     local_actor());
+    ca::RootAuthority new_root(new_store, clock, rng, std::move(key), new_certificate);
+    // The new root's CRL is served where the old one's is (each issuing CA serves its own
+    // root's at /root.crl), unless the ceremony says otherwise.
+    const auto crl_urls = o.crl_urls.empty() ? old_root.intermediate_crl_urls() : o.crl_urls;
+    if (!crl_urls.empty()) new_root.set_intermediate_crl_urls(crl_urls, local_actor());
+
+    auto old_with_new = old_root.certify_link(new_certificate, local_actor());
+    auto new_with_old = new_root.certify_link(old_certificate, local_actor());
+    sign_checkpoint(old_store, old_root, clock, rng);
+    sign_checkpoint(new_store, new_root, clock, rng);
+
+    auto pem = [](const Botan::X509_Certificate& c) { return ca::encode_pem(c.BER_encode(), "CERTIFICATE"); };
+    ca::write_file_atomically(o.new_dir / "link-old-with-new.pem", pem(old_with_new), 0644, true);
+    ca::write_file_atomically(o.new_dir / "link-new-with-old.pem", pem(new_with_old), 0644, true);
+    // root.pem last: its presence marks the new directory as a finished root.
+    ca::write_file_atomically(new_paths.certificate(), pem(new_certificate), 0644, true);
+
+    const auto der = new_certificate.BER_encode();
+    std::cout << fmt::format(
+        "New root CA created in {}\n"
+        "  subject:      {}\n"
+        "  serial:       {}\n"
+        "  valid:        {} to {}\n"
+        "  certificate:  {}\n"
+        "  private key:  {} (encrypted PKCS#8, mode 0600)\n"
+        "  root CRL URL: {}\n"
+        "Link certificates, valid {} to {} (the overlap):\n"
+        "  {} (old root certifies the new key, serial {}, recorded in {})\n"
+        "  {} (new root certifies the old key, serial {}, recorded in {})\n"
+        "SHA-256 fingerprint of the new root (read it aloud; record it in the ceremony log):\n"
+        "  {}\n"
+        "Next: on the issuing CA, edgeca trust add --dir ISSUER_DIR --cert {} --cert {} --cert {}\n",
+        o.new_dir.string(), ca::to_rfc4514(new_certificate.subject_dn()),
+        ca::to_hex(new_certificate.serial_number()), ca::to_rfc3339(ca::to_time(new_certificate.not_before())),
+        ca::to_rfc3339(ca::to_time(new_certificate.not_after())), new_paths.certificate().string(),
+        new_paths.key().string(),
+        crl_urls.empty() ? "none (issuing CAs get no CRL distribution point; see --crl-url)"
+                         : fmt::format("{}", fmt::join(crl_urls, " ")),
+        ca::to_rfc3339(ca::to_time(old_with_new.not_before())),
+        ca::to_rfc3339(ca::to_time(old_with_new.not_after())), (o.new_dir / "link-old-with-new.pem").string(),
+        ca::to_hex(old_with_new.serial_number()), old_paths.store().string(),
+        (o.new_dir / "link-new-with-old.pem").string(), ca::to_hex(new_with_old.serial_number()),
+        new_paths.store().string(), colon_hex(ca::sha256_hex(der)), new_paths.certificate().string(),
+        (o.new_dir / "link-old-with-new.pem").string(), (o.new_dir / "link-new-with-old.pem").string());
+    return exit_ok;
+}
+
 int run_revoke(const Options& o) {
     auto paths = existing_root(o.dir);
     auto code = ca::reason_code(o.reason);
@@ -382,13 +484,14 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     app.footer(
         "Passphrase: --passphrase-file F (first line), else $EDGECA_ROOT_PASSPHRASE, else a "
-        "prompt on the terminal. Never on the command line.\n"
+        "prompt on the terminal. Never on the command line. rollover also needs the new root's: "
+        "--new-passphrase-file F, else $EDGECA_ROOT_NEW_PASSPHRASE, else a prompt.\n"
         "Key in a PKCS#11 token: init --key \"pkcs11:token=LABEL;object=NAME\" --pkcs11-module PATH "
         "generates it inside the token (sensitive, never extractable) and records the URI and module in "
         "the root's store; later ceremonies need only the PIN: --pin-file F (first line), else "
         "$EDGECA_ROOT_PKCS11_PIN, else a prompt.\n"
         "Exit codes: 0 ok, 1 internal, 2 usage, 3 bad input (malformed or badly signed CSR, "
-        "unknown reason), 4 policy (key not RSA-2048, subject), 5 wrong or missing passphrase, "
+        "unknown reason), 4 policy (key not RSA-2048, subject, a new root named as the old), 5 wrong or missing passphrase, "
         "6 missing directory or serial, 7 root exists or already revoked, 8 I/O or store "
         "unavailable, 9 audit chain broken.\n"
         "See docs/key-ceremony.md.");
@@ -433,6 +536,21 @@ int main(int argc, char** argv) {
                      "(repeatable); without it the kept ones are used");
     add_passphrase(sign);
 
+    auto* rollover = app.add_subcommand(
+        "rollover", "make a new root and the link certificates that chain it to this one, both ways");
+    add_dir(rollover);
+    rollover->add_option("--new-dir", o.new_dir, "the new root's data directory (new or empty)")->required();
+    rollover->add_option("--subject", o.subject,
+                         "the new root's subject; must differ from the old root's, e.g. \"CN=Acme IoT Root CA G2,O=Acme,C=CN\"")
+        ->required();
+    rollover->add_option("--validity-days", o.validity_days, "lifetime of the new root certificate")->required();
+    rollover->add_option("--crl-url", o.crl_urls,
+                         "as for init: the new root's CRL URL(s), for the issuing CAs it signs (default: the old root's)");
+    add_passphrase(rollover);
+    rollover->add_option("--new-passphrase-file", o.new_passphrase_file,
+                         "file whose first line is the new root key's passphrase (else $EDGECA_ROOT_NEW_PASSPHRASE, "
+                         "else a prompt)");
+
     auto* list = app.add_subcommand("list", "one line per certificate the root signed");
     add_dir(list);
 
@@ -442,7 +560,7 @@ int main(int argc, char** argv) {
 
     auto* revoke = app.add_subcommand("revoke", "revoke an issuing CA certificate the root signed");
     add_dir(revoke);
-    revoke->add_option("--serial", o.serial, "its serial number (hex)")->required();
+    revoke->add_option("--serial", o.serial, "its serial number (hex): an issuing CA or a link certificate")->required();
     revoke->add_option("--reason", o.reason, "RFC 5280 reason name, e.g. keyCompromise, superseded")->required();
     add_passphrase(revoke);
 
@@ -478,6 +596,7 @@ int main(int argc, char** argv) {
         if (list->parsed()) return run_list(o);
         if (show->parsed()) return run_show(o);
         if (revoke->parsed()) return run_revoke(o);
+        if (rollover->parsed()) return run_rollover(o);
         if (crl->parsed()) return run_crl(o);
         if (backup_commands.backup->parsed()) return run_root_backup(backup_options);
         if (backup_commands.restore->parsed()) return run_root_restore(backup_options);

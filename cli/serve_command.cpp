@@ -163,6 +163,21 @@ void add_root_crl_metrics(api::Metrics& metrics, const crl::RootCrlFile& root_cr
 
 // The root CRL is signed offline, so the service can only reload it and warn: at start, when
 // its freshness changes, and once an hour while it is due or missing.
+// During a root rollover: what /trust.pem serves, and a warning once a link has expired (devices
+// that have not updated yet can no longer follow it; drop it with edgeca trust remove).
+void log_trust_bundle(const ca::TrustBundle& trust, ca::Time now) {
+    if (trust.links.empty()) return;
+    auto earliest = ca::to_time(trust.links.front().not_after());
+    for (const auto& link : trust.links) earliest = std::min(earliest, ca::to_time(link.not_after()));
+    nlohmann::json event{{"event", "trust_bundle_loaded"}, {"roots", trust.roots.size()}, {"links", trust.links.size()},
+                         {"links_not_after", ca::to_rfc3339(earliest)}};
+    if (earliest <= now) {
+        event["level"] = "warning";
+        event["message"] = "a link certificate of the trust bundle has expired; remove it with edgeca trust remove";
+    }
+    api::log_event(event);
+}
+
 class RootCrlWatch {
 public:
     RootCrlWatch(crl::RootCrlFile& file, const ca::Clock& clock, std::chrono::seconds warn_before, bool expected)
@@ -261,6 +276,7 @@ int run_serve(const Options& o) {
 
     ca::SystemClock clock;
     Botan::System_RNG rng;
+    log_trust_bundle(identity.trust, clock.now());
     api::Metrics metrics(node);
     api::CredentialSlot credentials;
     api::HttpSettings http{config.max_body_bytes, config.threads, config.read_timeout,

@@ -44,7 +44,7 @@ struct IssuerFixture {
         ca::RootAuthority root(root_store, clock, rng(), std::move(root_key), root_cert);
         auto issuer_cert = root.sign_intermediate(
             make_csr(*issuer_key, "Unit Issuing CA"), 3650, "cli:test");
-        return {issuer_key, issuer_cert, root_cert};
+        return {issuer_key, issuer_cert, root_cert, {{root_cert}, {}}};
     }
 
     // A registered device "SN-<n>" of product "P1".
