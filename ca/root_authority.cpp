@@ -110,38 +110,45 @@ Botan::X509_Certificate RootAuthority::sign_intermediate(std::span<const uint8_t
         const Time not_after = std::min(now + std::chrono::days(days), root_not_after);
         const auto crl_urls = intermediate_crl_urls();
 
-        for (int attempt = 1;; ++attempt) {
-            CertificateContent content{
-                .serial = SerialNumber::random(rng_),
-                .subject = subject,
-                .subject_public_key_info = csr.public_key_info(),
-                .not_before = now,
-                .not_after = not_after,
-                .extensions = profile_extensions(
-                    {.profile = Profile::intermediate,
-                     .subject_key_id = key_identifier(csr.key_info()),
-                     .authority_key_id = certificate_.subject_key_id(),
-                     .crl_urls = crl_urls}),
-            };
-            auto certificate = sign_certificate(content, certificate_.subject_dn(), *key_, rng_);
-            auto record = record_of(certificate, Profile::intermediate, actor, now);
-            try {
-                store_.write([&](store::Writer& w) {
-                    w.insert_certificate(record);
-                    w.append_audit({actor, "sign-intermediate", to_hex(record.serial),
-                                    record.fingerprint_sha256, "ok", record.subject});
-                });
-            } catch (const store::StoreError& e) {
-                if (e.constraint_violation() && attempt < serial_attempts) continue;
-                throw;
-            }
-            return certificate;
-        }
+        CertificateContent content{
+            .serial = SerialNumber::random(rng_),  // drawn again for each attempt
+            .subject = subject,
+            .subject_public_key_info = csr.public_key_info(),
+            .not_before = now,
+            .not_after = not_after,
+            .extensions = profile_extensions(
+                {.profile = Profile::intermediate,
+                 .subject_key_id = key_identifier(csr.key_info()),
+                 .authority_key_id = certificate_.subject_key_id(),
+                 .crl_urls = crl_urls}),
+        };
+        return sign_and_record(std::move(content), Profile::intermediate, "sign-intermediate", actor,
+                               [](const store::CertificateRecord& record) { return record.subject; });
     } catch (const Error& refusal) {
         store_.write([&](store::Writer& w) {
             w.append_audit({actor, "sign-intermediate", "", "", "refused", refusal.code()});
         });
         throw;
+    }
+}
+
+Botan::X509_Certificate RootAuthority::sign_and_record(
+    CertificateContent content, Profile profile, const std::string& action, const std::string& actor,
+    const std::function<std::string(const store::CertificateRecord&)>& detail) {
+    for (int attempt = 1;; ++attempt) {
+        content.serial = SerialNumber::random(rng_);
+        auto certificate = sign_certificate(content, certificate_.subject_dn(), *key_, rng_);
+        auto record = record_of(certificate, profile, actor, content.not_before);
+        try {
+            store_.write([&](store::Writer& w) {
+                w.insert_certificate(record);
+                w.append_audit({actor, action, to_hex(record.serial), record.fingerprint_sha256, "ok", detail(record)});
+            });
+        } catch (const store::StoreError& e) {
+            if (e.constraint_violation() && attempt < serial_attempts) continue;
+            throw;
+        }
+        return certificate;
     }
 }
 
@@ -177,31 +184,21 @@ Botan::X509_Certificate RootAuthority::certify_link(const Botan::X509_Certificat
                         fmt::format("the roots have no overlap left: one expired at {}", to_rfc3339(not_after)));
         }
         auto other_key = other.load_subject_public_key();
-        for (int attempt = 1;; ++attempt) {
-            CertificateContent content{
-                .serial = SerialNumber::random(rng_),
-                .subject = other.subject_dn(),
-                .subject_public_key_info = other.subject_public_key_info(),
-                .not_before = now,
-                .not_after = not_after,
-                .extensions = profile_extensions({.profile = Profile::link,
-                                                  .subject_key_id = key_identifier(*other_key),
-                                                  .authority_key_id = certificate_.subject_key_id()}),
-            };
-            auto certificate = sign_certificate(content, certificate_.subject_dn(), *key_, rng_);
-            auto record = record_of(certificate, Profile::link, actor, now);
-            try {
-                store_.write([&](store::Writer& w) {
-                    w.insert_certificate(record);
-                    w.append_audit({actor, "link", to_hex(record.serial), record.fingerprint_sha256, "ok",
-                                    fmt::format("subject={} spki_sha256={}", record.subject, record.spki_sha256)});
-                });
-            } catch (const store::StoreError& e) {
-                if (e.constraint_violation() && attempt < serial_attempts) continue;
-                throw;
-            }
-            return certificate;
-        }
+        CertificateContent content{
+            .serial = SerialNumber::random(rng_),  // drawn again for each attempt
+            .subject = other.subject_dn(),
+            .subject_public_key_info = other.subject_public_key_info(),
+            .not_before = now,
+            .not_after = not_after,
+            .extensions = profile_extensions({.profile = Profile::link,
+                                              .subject_key_id = key_identifier(*other_key),
+                                              .authority_key_id = certificate_.subject_key_id()}),
+        };
+        return sign_and_record(std::move(content), Profile::link, "link", actor,
+                               [](const store::CertificateRecord& record) {
+                                   return fmt::format("subject={} spki_sha256={}", record.subject,
+                                                      record.spki_sha256);
+                               });
     } catch (const Error& refusal) {
         store_.write([&](store::Writer& w) {
             w.append_audit({actor, "link", "", "", "refused", refusal.code()});

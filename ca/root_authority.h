@@ -6,14 +6,17 @@
 #include <botan/rng.h>
 #include <botan/x509cert.h>
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "ca/certificate_signer.h"
 #include "ca/clock.h"
 #include "ca/distinguished_name.h"
+#include "ca/profile.h"
 #include "store/store.h"
 
 namespace edgeca::ca {
@@ -67,6 +70,12 @@ public:
     const Botan::Private_Key& key() const { return *key_; }
 
 private:
+    // Signs `content` under a fresh serial (another on the practically impossible collision) and
+    // records it, with an audit entry `action` whose detail is detail(record).
+    Botan::X509_Certificate sign_and_record(CertificateContent content, Profile profile, const std::string& action,
+                                            const std::string& actor,
+                                            const std::function<std::string(const store::CertificateRecord&)>& detail);
+
     store::Store& store_;
     const Clock& clock_;
     Botan::RandomNumberGenerator& rng_;

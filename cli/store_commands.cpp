@@ -3,6 +3,7 @@
 #include <botan/hash.h>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -42,18 +43,20 @@ std::string certificates_digest(const store::Store& store) {
     return ca::to_hex(hash->final_stdvec());
 }
 
-// SHA-256 over the entries a CRL signed now would list, and their count.
+// SHA-256 over the entries a CRL signed now would list, in serial order (revocations of one
+// second come in either engine's own order), and their count.
 std::pair<std::string, int64_t> crl_entries_digest(const store::Store& store, store::Time now) {
-    auto hash = Botan::HashFunction::create_or_throw("SHA-256");
-    int64_t entries = 0;
+    std::vector<std::string> lines;
     store.read([&](const store::Reader& r) {
         r.each_revoked_entry(now, [&](store::RevokedEntry&& e) {
-            hash->update(fmt::format("{}|{}|{}\n", ca::to_hex(e.serial), e.revoked_at.time_since_epoch().count(),
-                                     e.reason));
-            ++entries;
+            lines.push_back(fmt::format("{}|{}|{}\n", ca::to_hex(e.serial), e.revoked_at.time_since_epoch().count(),
+                                        e.reason));
         });
     });
-    return {ca::to_hex(hash->final_stdvec()), entries};
+    std::sort(lines.begin(), lines.end());
+    auto hash = Botan::HashFunction::create_or_throw("SHA-256");
+    for (const auto& line : lines) hash->update(line);
+    return {ca::to_hex(hash->final_stdvec()), static_cast<int64_t>(lines.size())};
 }
 
 void refuse(const std::string& code, const std::string& what) {
