@@ -56,10 +56,13 @@ void Reader::each_revoked_entry(Time now, const std::function<void(RevokedEntry&
 }
 
 void Reader::each_revocation(const std::function<void(RevokedEntry&&)>& visit) const {
-    // BLOBs compare with memcmp(): the order does not depend on the collation.
-    auto statement = db_.prepare(
-        "SELECT serial, revoked_at, revocation_reason FROM certificates "
-        "WHERE revoked_at IS NOT NULL ORDER BY serial");
+    // BLOBs compare with memcmp(): the order does not depend on the collation. The covering
+    // index of the revoked rows, sorted, rather than the serial index over every certificate:
+    // the cost follows the revocations (a checkpoint at start-up reads them all).
+    auto statement = db_.prepare(fmt::format(
+        "SELECT serial, revoked_at, revocation_reason FROM certificates {} "
+        "WHERE revoked_at IS NOT NULL ORDER BY serial",
+        db_.index_hint("certificates_revoked")));
     while (statement.step()) {
         auto serial = statement.blob_view(0);
         visit(RevokedEntry{{serial.begin(), serial.end()}, statement.time(1),
