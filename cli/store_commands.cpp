@@ -105,21 +105,21 @@ void verify_copy(const store::Store& source, const store::Store& target) {
                              entries, source_latest ? std::to_string(source_latest->number) : "none");
 }
 
-// Points the directory's edgeca.toml at the new store.
+// Points the directory's edgeca.toml at the new store: `url = "..."` right under its [store]
+// header (a section added at the end when there is none), and any other `url` setting of that
+// section (an empty one) dropped. Comments and every other line stay as they were.
 void switch_configuration(const IssuerDirectory& d, const std::string& url) {
     std::string text = std::filesystem::exists(d.config()) ? ca::read_file(d.config(), "the settings") : "";
     std::istringstream in(text);
     std::string out, line;
-    bool placed = false;
+    bool placed = false, in_store = false;
     while (std::getline(in, line)) {
-        if (line.rfind("url", 0) == 0 && line.find('=') != std::string::npos && !placed && out.find("[store]") != std::string::npos &&
-            out.rfind('[') == out.find("[store]")) {
-            out += fmt::format("url = \"{}\"\n", url);
-            placed = true;
-            continue;
-        }
+        const auto start = line.find_first_not_of(" \t");
+        const std::string_view trimmed = start == std::string::npos ? std::string_view() : std::string_view(line).substr(start);
+        if (trimmed.starts_with("[")) in_store = trimmed.starts_with("[store]");
+        if (in_store && trimmed.starts_with("url") && trimmed.find('=') != std::string_view::npos) continue;
         out += line + "\n";
-        if (line == "[store]" && !placed) {
+        if (in_store && !placed) {
             out += fmt::format("url = \"{}\"\n", url);
             placed = true;
         }

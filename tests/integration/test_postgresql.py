@@ -418,8 +418,16 @@ class Migration(PostgresqlTestCase):
         before = ca.edgeca("audit", "--verify")
         self.assertEqual(len(findings(before)), 10000)
 
+        # An empty url in the [store] section is the SQLite default too; migrate replaces it.
+        settings_path = os.path.join(ca.dir, "edgeca.toml")
+        settings = open(settings_path).read()
+        self.assertIn("[store]\n", settings)
+        with open(settings_path, "w") as f:
+            f.write(settings.replace("[store]\n", '[store]\nurl = ""\n', 1))
         result = ca.edgeca("store migrate", "--to", url, timeout=1200)
         ok(result)
+        url_lines = [l for l in open(settings_path).read().splitlines() if l.strip().startswith("url")]
+        self.assertEqual(url_lines, [f'url = "{url}"'])
         for check in ("every table holds as many rows", "the audit chain", "every certificate",
                       "lists the same 10003 serials"):
             self.assertIn(check, result.stderr)
