@@ -100,6 +100,19 @@ namespace {
 
 }  // namespace
 
+namespace {
+
+// A new store goes into an empty database only: one that holds anything (another store, another
+// application's tables) is refused.
+void require_empty(const Database& db, const StoreLocation& location) {
+    if (!db.connection().empty()) {
+        throw StoreError(fmt::format("{} is not empty: a new store needs an empty database", location.describe()),
+                         StoreFailure::exists);
+    }
+}
+
+}  // namespace
+
 void Store::check_can_create(const StoreLocation& location) {
     if (!location.on_server()) {
         if (std::filesystem::exists(location.file)) {
@@ -107,21 +120,13 @@ void Store::check_can_create(const StoreLocation& location) {
         }
         return;
     }
-    Database db = connect(location.url);
-    if (!db.connection().empty()) {
-        throw StoreError(fmt::format("{} is not empty: a new store needs an empty database", location.describe()),
-                         StoreFailure::exists);
-    }
+    require_empty(connect(location.url), location);
 }
 
 Store Store::create(const StoreLocation& location) {
     if (!location.on_server()) return create(location.file);
     Database db = connect(location.url);
-    if (!db.connection().empty()) {
-        throw StoreError(fmt::format("{} is not empty: a new store needs an empty database",
-                                     location.describe()),
-                         StoreFailure::exists);
-    }
+    require_empty(db, location);
     migrate(db);
     return Store(std::move(db));
 }

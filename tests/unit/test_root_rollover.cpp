@@ -49,15 +49,6 @@ struct Rollover {
     Root new_root{dir, "new", "CN=Test Root G2,O=Acme,C=CN", 7300, clock};
 };
 
-std::string refusal(const std::function<void()>& body) {
-    try {
-        body();
-    } catch (const ca::Error& e) {
-        return e.code();
-    }
-    return "accepted";
-}
-
 }  // namespace
 
 TEST_CASE("a link certifies the other root's name and key, issued by this root, for the overlap") {
@@ -92,9 +83,9 @@ TEST_CASE("a link to a root of the same name or the same key is refused and audi
     Rollover r;
     test::TempDir other;
     Root twin{other, "twin", "CN=Test Root,O=Acme,C=CN", 100, r.clock};
-    CHECK(refusal([&] { r.old_root.authority.certify_link(twin.certificate, "cli:officer"); }) ==
+    CHECK(test::error_code([&] { r.old_root.authority.certify_link(twin.certificate, "cli:officer"); }) ==
           "same_subject");
-    CHECK(refusal([&] {
+    CHECK(test::error_code([&] {
               r.old_root.authority.certify_link(r.old_root.certificate, "cli:officer");
           }) == "same_key");
     CHECK(r.old_root.audit().back().event.outcome == "refused");
@@ -126,27 +117,27 @@ TEST_CASE("the trust bundle takes the roots that links chain to the anchor, and 
     CHECK(reverse.roots.size() == 2);
 
     // A new root alone, or with only the link that certifies the anchor, is not reachable.
-    CHECK(refusal([&] {
+    CHECK(test::error_code([&] {
               ca::check_trust_bundle(r.old_root.certificate, {r.new_root.certificate}, now);
           }) == "trust_bundle_invalid");
-    CHECK(refusal([&] {
+    CHECK(test::error_code([&] {
               ca::check_trust_bundle(r.old_root.certificate, {r.new_root.certificate, new_with_old},
                                      now);
           }) == "trust_bundle_invalid");
     // A link whose root is missing from the bundle.
-    CHECK(refusal([&] { ca::check_trust_bundle(r.old_root.certificate, {old_with_new}, now); }) ==
+    CHECK(test::error_code([&] { ca::check_trust_bundle(r.old_root.certificate, {old_with_new}, now); }) ==
           "trust_bundle_invalid");
     // A link signed by a root outside the bundle.
     test::TempDir other;
     Root stranger{other, "stranger", "CN=Stranger Root,O=Evil,C=XX", 100, r.clock};
     auto foreign = stranger.authority.certify_link(r.new_root.certificate, "cli:evil");
     CHECK(
-        refusal([&] {
+        test::error_code([&] {
             ca::check_trust_bundle(r.old_root.certificate, {r.new_root.certificate, foreign}, now);
         }) == "trust_bundle_invalid");
     // A link not valid at `now`; without `now` (the service loading an installed bundle) it stays.
     const auto later = now + std::chrono::days(3651);
-    CHECK(refusal([&] {
+    CHECK(test::error_code([&] {
               ca::check_trust_bundle(r.old_root.certificate, {r.new_root.certificate, old_with_new},
                                      later);
           }) == "link_not_current");
