@@ -133,7 +133,7 @@ print(f"Shares of CPU samples, inclusive. In-process: of IssuingAuthority::issue
 print()
 print("| part | in-process | over HTTPS |")
 print("| --- | --- | --- |")
-print(f"| the whole request (process_request; {find(https, r'httplib::Server::process_request\\b'):.0f} % of the service's samples) | — | 100 % |")
+print(f"| the whole request (process_request; {whole:.0f} % of the service's samples) | — | 100 % |")
 def pct(value, of):
     return f"{100 * value / of:.0f} %" if value and of else "—"
 for label, pattern, depth in parts:
