@@ -1,11 +1,10 @@
 // tests/unit/test_certificate_signer.cpp — the certificate builder gives, byte for byte, what
 // Botan's X509_CA::make_cert gave for the same content (RSASSA-PKCS1-v1_5 is deterministic),
 // and the record read off the content is the record read off the parsed certificate.
-#include <doctest/doctest.h>
-
 #include <botan/pubkey.h>
 #include <botan/x509_ca.h>
 #include <botan/x509_obj.h>
+#include <doctest/doctest.h>
 
 #include "ca/certificate_facts.h"
 #include "ca/certificate_signer.h"
@@ -19,15 +18,15 @@ using namespace edgeca;
 namespace {
 
 // The builder this project used before: make_cert, which parses what it signed.
-std::vector<uint8_t> make_cert_der(const ca::CertificateContent& content, const Botan::X509_DN& issuer,
-                                   const Botan::Private_Key& key) {
+std::vector<uint8_t> make_cert_der(const ca::CertificateContent& content,
+                                   const Botan::X509_DN& issuer, const Botan::Private_Key& key) {
     Botan::AlgorithmIdentifier algorithm;
     auto signer = Botan::X509_Object::choose_sig_format(algorithm, key, test::rng(), "SHA-256",
                                                         "EMSA3(SHA-256)");
-    return Botan::X509_CA::make_cert(signer.get(), test::rng(), content.serial.to_bigint(), algorithm,
-                                     content.subject_public_key_info, Botan::X509_Time(content.not_before),
-                                     Botan::X509_Time(content.not_after), issuer, content.subject,
-                                     content.extensions)
+    return Botan::X509_CA::make_cert(
+               signer.get(), test::rng(), content.serial.to_bigint(), algorithm,
+               content.subject_public_key_info, Botan::X509_Time(content.not_before),
+               Botan::X509_Time(content.not_after), issuer, content.subject, content.extensions)
         .BER_encode();
 }
 
@@ -50,12 +49,16 @@ ca::CertificateContent content_of(const Case& c, const Botan::Private_Key& subje
          .authority_key_id = root ? std::vector<uint8_t>{} : issuer.subject_key_id(),
          .dns_names = c.dns_names,
          .ip_addresses = ips,
-         .crl_urls = root ? std::vector<std::string>{} : std::vector<std::string>{"http://ca.example.com/crl", "http://ca2.example.com/crl"},
+         .crl_urls = root ? std::vector<std::string>{}
+                          : std::vector<std::string>{"http://ca.example.com/crl",
+                                                     "http://ca2.example.com/crl"},
          .ca_issuer_urls = {"http://ca.example.com/ca.pem"}});
     return {.serial = ca::SerialNumber::from_hex("4d2a9c0f1e3b5a7788990011aabbccdd"),
-            .subject = ca::build_requested_subject(ca::build_subject(ca::parse_distinguished_name(c.subject))),
+            .subject = ca::build_requested_subject(
+                ca::build_subject(ca::parse_distinguished_name(c.subject))),
             .subject_public_key_info = subject_key.subject_public_key(),
-            .not_before = ca::Time(std::chrono::sys_days(std::chrono::year(2026) / 11 / 25)) + std::chrono::seconds(3725),
+            .not_before = ca::Time(std::chrono::sys_days(std::chrono::year(2026) / 11 / 25)) +
+                          std::chrono::seconds(3725),
             // After 2049: a GeneralizedTime, where before it is a UTCTime.
             .not_after = ca::Time(std::chrono::sys_days(std::chrono::year(2051) / 1 / 2)),
             .extensions = extensions};
@@ -64,8 +67,11 @@ ca::CertificateContent content_of(const Case& c, const Botan::Private_Key& subje
 const Case cases[] = {
     {"edge", ca::Profile::edge, "CN=SN-0001,O=Acme,C=CN", {}, {}},
     {"edge, UTF-8 subject", ca::Profile::edge, "CN=Gerät 7 – Halle,OU=Wärme,O=Acme,C=DE", {}, {}},
-    {"hub with DNS names and IPv4 and IPv6 addresses", ca::Profile::hub, "CN=hub.example.com",
-     {"hub.example.com", "a.hub.example.com"}, {"10.1.2.3", "fd00::17"}},
+    {"hub with DNS names and IPv4 and IPv6 addresses",
+     ca::Profile::hub,
+     "CN=hub.example.com",
+     {"hub.example.com", "a.hub.example.com"},
+     {"10.1.2.3", "fd00::17"}},
     {"server", ca::Profile::server, "CN=ca.example.com", {"ca.example.com"}, {}},
     {"client", ca::Profile::client, "CN=admin", {}, {}},
     {"intermediate", ca::Profile::intermediate, "CN=Issuing CA,O=Acme", {}, {}},
@@ -74,7 +80,8 @@ const Case cases[] = {
 
 }  // namespace
 
-TEST_CASE("the certificate builder gives make_cert's bytes, with either backend, for every profile") {
+TEST_CASE(
+    "the certificate builder gives make_cert's bytes, with either backend, for every profile") {
     test::IssuerFixture f;
     const auto& issuer = f.identity.certificate;
     const auto issuer_public = issuer.load_subject_public_key();
@@ -106,10 +113,12 @@ TEST_CASE("the record read off the content is the record read off the parsed cer
     for (const auto& c : cases) {
         CAPTURE(std::string(c.name));
         auto content = content_of(c, test::rsa_key(), issuer);
-        auto der = ca::sign_certificate_der(content, issuer.subject_dn(), *f.issuer_key, test::rng());
+        auto der =
+            ca::sign_certificate_der(content, issuer.subject_dn(), *f.issuer_key, test::rng());
         const ca::Time issued_at = f.clock.now();
         auto direct = ca::record_of(content, der, c.profile, "hub:hub-1", issued_at);
-        auto parsed = ca::record_of(Botan::X509_Certificate(der), c.profile, "hub:hub-1", issued_at);
+        auto parsed =
+            ca::record_of(Botan::X509_Certificate(der), c.profile, "hub:hub-1", issued_at);
         CHECK(direct.serial == parsed.serial);
         CHECK(direct.profile == parsed.profile);
         CHECK(direct.subject == parsed.subject);
