@@ -111,7 +111,7 @@ parts = [
     ("parsing the CSR and checking its signature (CertificateRequest::parse)", r"CertificateRequest::parse\b", 2),
     ("the key policy (KeyPolicy::check)", r"KeyPolicy::check\b", 2),
     ("signing and recording (sign_and_record)", r"IssuingAuthority::sign_and_record\b", 1),
-    ("building and signing the certificate (sign_certificate)", r"\bsign_certificate\b", 2),
+    ("building and signing the certificate (sign_certificate_der)", r"\bsign_certificate(_der)?\b", 2),
     ("the RSA-2048 signature (RSA_sign)", r"^RSA_sign$", 3),
     ("the store write (Store::run_write)", r"Store::run_write\b", 2),
     ("fdatasync (the kernel's CPU in it)", r"fdatasync", 3),
