@@ -39,7 +39,7 @@ def new_issuer(test, ca, issuer_id=2):
     made = ca.edgeca("issuer new", passphrase=True)
     test.assertEqual(made.returncode, 0, made.stdout + made.stderr)
     test.assertIn(f"issuers/{issuer_id}/issuer.csr", made.stdout)
-    cert = test.path(f"{os.path.basename(ca.dir)}-issuer-{issuer_id}.pem")
+    cert = ca.test.path(f"{os.path.basename(ca.dir)}-issuer-{issuer_id}.pem")
     signed = ca.ceremony.sign_intermediate(pending_csr(ca, issuer_id), cert)
     test.assertEqual(signed.returncode, 0, signed.stderr)
     return cert
@@ -230,6 +230,11 @@ class IssuerRotationTest(RotationMixin, unittest.TestCase):
         self.assertEqual(rows["2"][1], "active")
         health = self.ca.request("GET", "/healthz")[2]
         self.assertEqual(health["issuer_id"], 2)
+        # An API client whose certificate issuer 2 signed is let in by the running service.
+        admin2 = ca.enroll("admin-of-issuer-2", profile="client", role="admin")
+        self.assertTrue(verifies(ca.root_pem, cert, admin2[0]))
+        status, _, body = ca.request("GET", "/v1/products", cert=admin2[0], key=admin2[1])
+        self.assertEqual(status, 200, body)
 
     def test_3_retire_waits_for_the_last_certificate_to_expire(self):
         ca = self.ca
