@@ -230,6 +230,8 @@ class IssuerRotationTest(RotationMixin, unittest.TestCase):
         self.assertEqual(rows["2"][1], "active")
         health = self.ca.request("GET", "/healthz")[2]
         self.assertEqual(health["issuer_id"], 2)
+        metrics = self.ca.request("GET", "/metrics")[2].decode()
+        self.assertRegex(metrics, r"edgeca_issuer_id\{[^}]*\} 2\n")
         # An API client whose certificate issuer 2 signed is let in by the running service.
         admin2 = ca.enroll("admin-of-issuer-2", profile="client", role="admin")
         self.assertTrue(verifies(ca.root_pem, cert, admin2[0]))
@@ -353,6 +355,52 @@ class RotationUnderLoadTest(RotationMixin, TempDirTestCase):
         self.assertEqual(crl_serials(files["/crl/2.pem"]), {second[-1][1]})
         assert_crl_signed_by(files["/crl.pem"], self.write("c1.pem", open(ca.certificate).read() + open(ca.root_pem).read()))
         assert_crl_signed_by(files["/crl/2.pem"], self.write("c2.pem", open(cert2).read() + open(ca.root_pem).read()))
+
+
+class RotationOnPostgresqlTest(RotationMixin, TempDirTestCase):
+    """Two nodes on one PostgreSQL store: both follow an activation made on one, and each issuer's
+    CRL is signed under its own lease and served alike by both."""
+
+    def test_two_nodes_switch_together_and_serve_each_issuers_crl(self):
+        from pg_support import PgCluster
+        cluster = PgCluster.create(self)
+        url = cluster.create_database("edgeca")
+        self.space = self
+        self.ca = ca = IssuingCA(self, config=CONFIG, env={"EDGECA_STORE_URL": url, "EDGECA_NODE_NAME": "ca-1"})
+        ca.start()
+        ca.admin()
+        cert2 = new_issuer(self, ca)
+        other = ca.another_node("ca-2")
+        other.start()
+        events_before = len(other.events())
+        activate(self, ca, cert2)
+        other.wait_for_event("issuer_activated", after=events_before)
+
+        serials = []
+        for node in (ca, other):
+            _, csr = self.make_key_and_csr(f"pg-{node.env['EDGECA_NODE_NAME']}", "/CN=pg-client")
+            status, _, body = node.request("POST", "/v1/certificates", {"csr": open(csr).read(), "profile": "client"},
+                                           cert=ca.admin()[0], key=ca.admin()[1])
+            self.assertEqual(status, 201, body)
+            leaf = self.write(f"pg-{len(serials)}.pem", body["certificate"])
+            self.assertTrue(verifies(ca.root_pem, cert2, leaf))
+            serials.append(body["serial"].lower().lstrip("0"))
+        self.revoke(serials[1], "superseded")
+        self.wait_for_crls({"/crl/2.pem": [serials[1]]})
+        deadline = time.monotonic() + 20
+        while True:
+            served = [node.request("GET", "/crl/2", tls=False)[2] for node in (ca, other)]
+            if served[0] == served[1]:
+                break
+            self.assertLess(time.monotonic(), deadline, "the two nodes serve different CRLs of issuer 2")
+            time.sleep(0.2)
+        der = self.write("pg-crl-2.der", served[0])
+        assert_crl_signed_by(der, self.write("pg-chain-2.pem", open(cert2).read() + open(ca.root_pem).read()), der=True)
+        leases = cluster.psql("edgeca", "SELECT name FROM leases ORDER BY name").split()
+        self.assertEqual(leases, ["crl-signer", "crl-signer/2"])
+        numbers = cluster.psql("edgeca", "SELECT issuer_id || ':' || number FROM crls ORDER BY issuer_id, number").split()
+        self.assertIn("2:1", numbers)
+        self.assertIn("1:1", numbers)
 
 
 class MosquittoOverlapTest(RotationMixin, TempDirTestCase):
