@@ -269,6 +269,26 @@ class IssuerRotationTest(RotationMixin, unittest.TestCase):
         leaf, _, _ = self.issue_client("after-retire")
         self.assertTrue(verifies(ca.root_pem, ca.test.path("issuer-2-cert.pem"), leaf))
 
+        # A third generation; then issuer 2, once its certificates have expired, goes with its key.
+        cert3 = new_issuer(self, ca, 3)
+        self.assertIn("G3", x509_text(cert3))
+        activate(self, ca, cert3, 3)
+        key2 = os.path.join(ca.dir, "issuers", "2", "issuer.key")
+        self.assertTrue(os.path.exists(key2))
+        end = openssl("x509", "-in", ca.test.path("issuer-2-cert.pem"), "-noout", "-enddate").stdout.strip().split("=", 1)[1]
+        days = int((time.mktime(time.strptime(end, "%b %d %H:%M:%S %Y %Z")) - time.time()) / 86400) + 2
+        events_before = len(ca.events())
+        retired = ca.edgeca("issuer retire", "--id", "2",
+                            env={"LD_PRELOAD": libfaketime(), "FAKETIME": f"+{days}d", "FAKETIME_DONT_RESET": "1"})
+        self.assertEqual(retired.returncode, 0, retired.stdout + retired.stderr)
+        self.assertFalse(os.path.exists(key2))
+        ca.wait_for_event("issuer_retired", after=events_before)
+        self.assertEqual(ca.request("GET", "/crl/2", tls=False)[0], 404)
+        self.assertEqual(issuer_rows(ca), [(1, 1), (2, 1), (3, 0)])
+        leaf, _, _ = self.issue_client("under-issuer-3")
+        self.assertTrue(verifies(ca.root_pem, cert3, leaf))
+        self.assertRegex(x509_text(leaf), r"URI:http://127\.0\.0\.1:\d+/crl/3\s")
+
     def assertExit(self, result, code, message_part):
         self.assertEqual(result.returncode, code, result.stdout + result.stderr)
         self.assertIn(message_part, result.stderr)
