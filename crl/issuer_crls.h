@@ -38,11 +38,9 @@ public:
     // Whether this node holds issuer `id`'s signer lease.
     bool signer(int64_t id) const;
 
-    // An in-process revocation. Every publisher is nudged: the store's revocation counter is
-    // one for all issuers, so each re-signs on the next revocation anyway (a CRL lists only its
-    // own issuer's certificates; what grows is only its number).
-    void note_revocation();
-    // Ticks every publisher; returns how long until the next tick is needed.
+    // Ticks every publisher; returns how long until the next tick is needed. A revocation is
+    // noticed by its issuer's publisher alone, through that issuer's revocation counter: tick
+    // soon after one (the service wakes its maintenance thread).
     std::chrono::milliseconds tick();
 
 private:

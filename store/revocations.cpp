@@ -7,6 +7,8 @@ namespace edgeca::store {
 namespace {
 
 constexpr const char* revocation_counter_key = "revocations";
+// "revocations/N": the counter of issuer N's certificates alone.
+constexpr const char* issuer_counter_prefix = "revocations/";
 
 CrlRecord crl_from_row(const Statement& row) {
     return {row.integer(0), row.time(1), row.time(2), row.integer(3), row.integer(4), row.blob(5), row.integer(6)};
@@ -34,11 +36,21 @@ bool Writer::revoke_certificate(int64_t id, Time at, int reason, const std::stri
                 "ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(meta.value AS BIGINT) + 1 AS TEXT)")
         .bind(1, revocation_counter_key)
         .run();
+    db_.prepare("INSERT INTO meta (key, value) SELECT 'revocations/' || CAST(issuer_id AS TEXT), '1' "
+                "FROM certificates WHERE id = ?1 "
+                "ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(meta.value AS BIGINT) + 1 AS TEXT)")
+        .bind(1, id)
+        .run();
     return true;
 }
 
 int64_t Reader::revocation_counter() const {
     auto value = meta(revocation_counter_key);
+    return value ? std::stoll(*value) : 0;
+}
+
+int64_t Reader::issuer_revocation_counter(int64_t issuer_id) const {
+    auto value = meta(issuer_counter_prefix + std::to_string(issuer_id));
     return value ? std::stoll(*value) : 0;
 }
 

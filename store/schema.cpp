@@ -253,6 +253,8 @@ INSERT INTO crls_by_issuer (number, this_update, next_update, entries, der, revo
     SELECT number, this_update, next_update, entries, der, revocations, 1 FROM crls;
 DROP TABLE crls;
 ALTER TABLE crls_by_issuer RENAME TO crls;
+-- Each issuer counts its own revocations (meta 'revocations/N'); every one so far was issuer 1's.
+INSERT INTO meta (key, value) SELECT 'revocations/1', value FROM meta WHERE key = 'revocations';
 )sql"},
     };
     return all;
@@ -436,6 +438,7 @@ CREATE INDEX certificates_issuer ON certificates(issuer_id, not_after);
 ALTER TABLE crls ADD COLUMN issuer_id BIGINT NOT NULL DEFAULT 1;
 ALTER TABLE crls DROP CONSTRAINT crls_pkey;
 ALTER TABLE crls ADD PRIMARY KEY (issuer_id, number);
+INSERT INTO meta (key, value) SELECT 'revocations/1', value FROM meta WHERE key = 'revocations';
 )sql"},
     };
     return all;

@@ -65,6 +65,9 @@ public:
                             int64_t issuer_id = 1) const;
     // How many revocations were ever recorded: grows by one with each.
     int64_t revocation_counter() const;
+    // The same for the certificates of issuer `issuer_id` alone: its CRL is due again only when
+    // this grows, not on another issuer's revocations.
+    int64_t issuer_revocation_counter(int64_t issuer_id) const;
     // Of issuer `issuer_id`'s CRLs: the newest one that still has its DER, the last number
     // (0 before the first).
     std::optional<CrlRecord> latest_crl(int64_t issuer_id = 1) const;

@@ -94,6 +94,11 @@ TEST_CASE("each issuer's revoked entries, CRL numbers and usage are its own") {
     CHECK(s.read([](const store::Reader& r) { return r.certificate_by_serial(std::vector<uint8_t>{0x41, 3}); })
               ->issuer_id == 2);
 
+    // Each issuer counts its own revocations; the store's counter counts them all.
+    CHECK(s.read([](const store::Reader& r) { return r.issuer_revocation_counter(1); }) == 1);
+    CHECK(s.read([](const store::Reader& r) { return r.issuer_revocation_counter(2); }) == 1);
+    CHECK(s.read([](const store::Reader& r) { return r.issuer_revocation_counter(3); }) == 0);
+    CHECK(s.read([](const store::Reader& r) { return r.revocation_counter(); }) == 2);
     CHECK(revoked_serials(s, 1) == std::vector<std::vector<uint8_t>>{{0x41, 1}});
     CHECK(revoked_serials(s, 2) == std::vector<std::vector<uint8_t>>{{0x41, 3}});
     CHECK(revoked_serials(s, 3).empty());
@@ -151,4 +156,17 @@ TEST_CASE("migrating a version 9 store makes every certificate and CRL issuer 1'
     CHECK(s.read([](const store::Reader& r) { return r.last_crl_number(1); }) == 2);
     CHECK(s.read([](const store::Reader& r) { return r.latest_crl(1); })->number == 2);
     CHECK(s.read([](const store::Reader& r) { return r.issuers(); }).empty());
+}
+
+TEST_CASE("migrating a version 9 store gives issuer 1 the revocations counted so far") {
+    test::TempDir dir;
+    auto path = dir / "old.db";
+    {
+        auto db = store::Database::open_sqlite(path, true);
+        store::migrate(db, 9);
+        db.exec("INSERT INTO meta (key, value) VALUES ('revocations', '7')");
+    }
+    auto s = store::Store::open(path);
+    CHECK(s.read([](const store::Reader& r) { return r.issuer_revocation_counter(1); }) == 7);
+    CHECK(s.read([](const store::Reader& r) { return r.revocation_counter(); }) == 7);
 }
