@@ -30,6 +30,14 @@ def libfaketime():
     raise AssertionError("libfaketime (Debian's faketime package) is needed; scripts/install-deps.sh installs it")
 
 
+def after_expiry_of(issuing_ca_cert):
+    """libfaketime's environment for a command run two days after the issuing CA's notAfter, when
+    every certificate it signed (clamped to its notAfter) has expired."""
+    end = openssl("x509", "-in", issuing_ca_cert, "-noout", "-enddate").stdout.strip().split("=", 1)[1]
+    days = int((time.mktime(time.strptime(end, "%b %d %H:%M:%S %Y %Z")) - time.time()) / 86400) + 2
+    return {"LD_PRELOAD": libfaketime(), "FAKETIME": f"+{days}d", "FAKETIME_DONT_RESET": "1"}
+
+
 def pending_csr(ca, issuer_id):
     return os.path.join(ca.dir, "issuers", str(issuer_id), "issuer.csr")
 
@@ -248,10 +256,7 @@ class IssuerRotationTest(RotationMixin, unittest.TestCase):
         self.assertExit(refused, 4, "have not expired")
         self.assertEqual(issuer_rows(ca), [(1, 0), (2, 0)])
         # A day after issuer 1's own notAfter, every certificate it signed has expired.
-        end = openssl("x509", "-in", ca.certificate, "-noout", "-enddate").stdout.strip().split("=", 1)[1]
-        days = int((time.mktime(time.strptime(end, "%b %d %H:%M:%S %Y %Z")) - time.time()) / 86400) + 2
-        retired = ca.edgeca("issuer retire", "--id", "1",
-                            env={"LD_PRELOAD": libfaketime(), "FAKETIME": f"+{days}d", "FAKETIME_DONT_RESET": "1"})
+        retired = ca.edgeca("issuer retire", "--id", "1", env=after_expiry_of(ca.certificate))
         self.assertEqual(retired.returncode, 0, retired.stdout + retired.stderr)
         self.assertIn("retired", retired.stdout)
         self.assertEqual(issuer_rows(ca), [(1, 1), (2, 0)])
@@ -275,11 +280,8 @@ class IssuerRotationTest(RotationMixin, unittest.TestCase):
         activate(self, ca, cert3, 3)
         key2 = os.path.join(ca.dir, "issuers", "2", "issuer.key")
         self.assertTrue(os.path.exists(key2))
-        end = openssl("x509", "-in", ca.test.path("issuer-2-cert.pem"), "-noout", "-enddate").stdout.strip().split("=", 1)[1]
-        days = int((time.mktime(time.strptime(end, "%b %d %H:%M:%S %Y %Z")) - time.time()) / 86400) + 2
         events_before = len(ca.events())
-        retired = ca.edgeca("issuer retire", "--id", "2",
-                            env={"LD_PRELOAD": libfaketime(), "FAKETIME": f"+{days}d", "FAKETIME_DONT_RESET": "1"})
+        retired = ca.edgeca("issuer retire", "--id", "2", env=after_expiry_of(ca.test.path("issuer-2-cert.pem")))
         self.assertEqual(retired.returncode, 0, retired.stdout + retired.stderr)
         self.assertFalse(os.path.exists(key2))
         ca.wait_for_event("issuer_retired", after=events_before)
