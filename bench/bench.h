@@ -100,6 +100,22 @@ struct StartupOptions {
     std::vector<std::string> command;
 };
 
+struct StormKeysOptions {
+    int64_t count = 1000;  // devices a set
+    int sets = 1;          // sets of distinct devices, one file each: storm-1.jsonl, ...
+    std::string prefix = "SN-STORM";
+    std::string product_key = "P1";
+    std::filesystem::path out_dir;
+};
+
+struct StormOptions {
+    TlsTarget target;
+    std::filesystem::path bodies;  // a storm-N.jsonl of storm-keys
+    int clients = 8;
+    pid_t server_pid = 0;  // whose memory is followed
+    std::string label;
+};
+
 int bench_sign(const std::string& backend, int threads, double seconds);
 int bench_issue(const std::string& backend, int threads, double seconds, const std::filesystem::path& dir);
 int bench_crl(const CrlOptions& options);
@@ -107,6 +123,8 @@ int bench_fill(FillOptions options);
 int bench_load(const LoadOptions& options);
 int bench_burst(const BurstOptions& options);
 int bench_startup(const StartupOptions& options);
+int bench_storm_keys(const StormKeysOptions& options);
+int bench_storm(const StormOptions& options);
 int bench_check_stored(const std::filesystem::path& store, const std::filesystem::path& serials);
 
 }  // namespace edgeca::bench

@@ -255,6 +255,22 @@ int main(int argc, char** argv) {
     startup->add_option("--idle", startup_options.idle, "seconds to stay idle before reading memory");
     startup->add_option("command", startup_options.command, "the service command line (after --)")->required();
 
+    StormKeysOptions storm_keys_options;
+    auto* storm_keys = app.add_subcommand("storm-keys", "make the keys and CSRs of an enrollment storm: SETS files of COUNT devices");
+    storm_keys->add_option("--count", storm_keys_options.count, "devices a set")->required();
+    storm_keys->add_option("--sets", storm_keys_options.sets);
+    storm_keys->add_option("--prefix", storm_keys_options.prefix, "device keys are PREFIX-SET-NNNNNN");
+    storm_keys->add_option("--product-key", storm_keys_options.product_key);
+    storm_keys->add_option("--out-dir", storm_keys_options.out_dir, "where storm-1.jsonl, ... go")->required();
+
+    StormOptions storm_options;
+    auto* storm = app.add_subcommand("storm", "register each device of a set, then time their enrollments");
+    add_target(storm, storm_options.target);
+    storm->add_option("--bodies", storm_options.bodies, "a storm-N.jsonl of storm-keys")->required();
+    storm->add_option("--clients", storm_options.clients);
+    storm->add_option("--server-pid", storm_options.server_pid, "the service, whose memory is followed")->required();
+    storm->add_option("--label", storm_options.label, "names the run in the results");
+
     auto* check = app.add_subcommand("check-stored", "count how many of the serials in a file are in a store");
     check->add_option("--store", store_path)->required();
     check->add_option("--serials", serials_path)->required();
@@ -268,6 +284,8 @@ int main(int argc, char** argv) {
         if (load->parsed()) return bench_load(load_options);
         if (burst->parsed()) return bench_burst(burst_options);
         if (startup->parsed()) return bench_startup(startup_options);
+        if (storm_keys->parsed()) return bench_storm_keys(storm_keys_options);
+        if (storm->parsed()) return bench_storm(storm_options);
         return bench_check_stored(store_path, serials_path);
     } catch (const std::exception& e) {
         std::cerr << "edgeca-bench: " << e.what() << "\n";

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "bench/bench.h"
+#include "bench/https_client.h"
 #include "ca/encoding.h"
 #include "ca/files.h"
 #include "ca/serial_number.h"
@@ -32,43 +33,9 @@ extern char** environ;
 namespace edgeca::bench {
 namespace {
 
-std::unique_ptr<httplib::SSLClient> client_for(const TlsTarget& t) {
-    auto client = std::make_unique<httplib::SSLClient>(t.host, t.port, t.cert, t.key);
-    client->set_ca_cert_path(t.ca_file.c_str());
-    client->enable_server_certificate_verification(true);
-    client->set_keep_alive(true);
-    // Headers and body leave in separate writes: without this, Nagle's algorithm holds the
-    // body until the server's delayed ACK (40 ms) and the client measures its own stall.
-    client->set_tcp_nodelay(true);
-    client->set_connection_timeout(5, 0);
-    client->set_read_timeout(60, 0);
-    return client;
-}
-
 std::string lower(std::string text) {
     for (auto& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return text;
-}
-
-// Runs `work(client_index)` on `clients` threads and waits for them. The first exception a
-// thread throws is rethrown here, after every thread has ended.
-template <typename Work>
-void on_threads(int clients, Work work) {
-    std::mutex mutex;
-    std::exception_ptr failure;
-    std::vector<std::thread> pool;
-    for (int c = 0; c < clients; ++c) {
-        pool.emplace_back([&, c] {
-            try {
-                work(c);
-            } catch (...) {
-                std::lock_guard lock(mutex);
-                if (!failure) failure = std::current_exception();
-            }
-        });
-    }
-    for (auto& th : pool) th.join();
-    if (failure) std::rethrow_exception(failure);
 }
 
 // The serial of a 201 response to POST /v1/certificates (lowercase hex).

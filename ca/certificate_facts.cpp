@@ -33,4 +33,21 @@ store::CertificateRecord record_of(const Botan::X509_Certificate& certificate, P
     return record;
 }
 
+store::CertificateRecord record_of(const CertificateContent& content, std::vector<uint8_t> der,
+                                   Profile profile, const std::string& requester, Time issued_at) {
+    store::CertificateRecord record;
+    record.serial = content.serial.bytes();
+    record.profile = std::string(to_string(profile));
+    record.subject = to_rfc4514(content.subject);
+    record.common_name = common_name_of(content.subject);
+    record.spki_sha256 = sha256_hex(content.subject_public_key_info);
+    record.der = std::move(der);
+    record.fingerprint_sha256 = sha256_hex(record.der);
+    record.not_before = content.not_before;
+    record.not_after = content.not_after;
+    record.issued_at = issued_at;
+    record.requester = requester;
+    return record;
+}
+
 }  // namespace edgeca::ca

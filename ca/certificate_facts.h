@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "ca/certificate_signer.h"
 #include "ca/clock.h"
 #include "ca/profile.h"
 #include "store/records.h"
@@ -15,6 +16,11 @@ namespace edgeca::ca {
 // SHA-256, dates and DER. The device binding is the caller's to add.
 store::CertificateRecord record_of(const Botan::X509_Certificate& certificate, Profile profile,
                                    const std::string& requester, Time issued_at);
+
+// The same record, from the content a certificate was just signed with and its DER
+// (sign_certificate_der): nothing is parsed back, the facts are the ones that were encoded.
+store::CertificateRecord record_of(const CertificateContent& content, std::vector<uint8_t> der,
+                                   Profile profile, const std::string& requester, Time issued_at);
 
 // "2026-11-25T13:14:15Z"
 std::string to_rfc3339(Time t);

@@ -591,9 +591,8 @@ IssuedCertificate IssuingAuthority::sign_and_record(const Caller& caller,
             .not_after = d.not_after,
             .extensions = extensions,
         };
-        auto certificate =
-            sign_certificate(content, d.issuer->certificate.subject_dn(), *d.issuer->key, rng_);
-        store::CertificateRecord record = record_of(certificate, r.profile, d.requester, now);
+        auto der = sign_certificate_der(content, d.issuer->certificate.subject_dn(), *d.issuer->key, rng_);
+        store::CertificateRecord record = record_of(content, std::move(der), r.profile, d.requester, now);
         record.product_key = d.product_key;
         record.device_key = d.device_key;
         record.asset_id = d.asset_id;

@@ -10,6 +10,8 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <limits>
+#include <vector>
 
 #include "ca/errors.h"
 
@@ -21,18 +23,48 @@ namespace {
                 fmt::format("{} is a weak RSA key: {}; make a new key pair", whose, why));
 }
 
+// The odd primes below KeyPolicy::small_prime_bound (Botan::PRIMES starts at 3), in groups
+// whose product fits in one Botan word: `n` is divided once by each product (a pass over its
+// words) instead of once by each prime, and the remainder by the group's primes.
+struct PrimeGroup {
+    Botan::word product = 1;
+    std::vector<Botan::word> primes;
+};
+
+std::vector<PrimeGroup> small_prime_groups() {
+    std::vector<PrimeGroup> groups(1);
+    for (size_t i = 0;
+         i < Botan::PRIME_TABLE_SIZE && Botan::PRIMES[i] < KeyPolicy::small_prime_bound; ++i) {
+        const Botan::word p = Botan::PRIMES[i];
+        if (groups.back().product > std::numeric_limits<Botan::word>::max() / p)
+            groups.emplace_back();
+        groups.back().product *= p;
+        groups.back().primes.push_back(p);
+    }
+    return groups;
+}
+
 // The first prime of `n` below KeyPolicy::small_prime_bound, or 0.
-uint16_t small_factor(const Botan::BigInt& n) {
+Botan::word small_factor(const Botan::BigInt& n) {
+    static const std::vector<PrimeGroup> groups = small_prime_groups();
     if (n.is_even()) return 2;
-    for (size_t i = 0; i < Botan::PRIME_TABLE_SIZE && Botan::PRIMES[i] < KeyPolicy::small_prime_bound; ++i) {
-        if (n % static_cast<Botan::word>(Botan::PRIMES[i]) == 0) return Botan::PRIMES[i];
+    for (const auto& group : groups) {
+        const Botan::word remainder = n % group.product;
+        for (Botan::word p : group.primes) {
+            if (remainder % p == 0) return p;
+        }
     }
     return 0;
 }
 
-// floor(sqrt(n)) by Newton's iteration from above; each step at least halves the error.
+// floor(sqrt(n)) by Newton's iteration from above, which ends at floor(sqrt(n)) from any start
+// at or above it. The start is one more than the square root of n's upper half, shifted back:
+// above sqrt(n) by at most 2^k, so two or three divisions at full size finish where a start at
+// a power of two took ten.
 Botan::BigInt integer_sqrt(const Botan::BigInt& n) {
-    Botan::BigInt x = Botan::BigInt::power_of_2((n.bits() + 1) / 2);
+    const size_t k = n.bits() / 4;
+    Botan::BigInt x = k < 32 ? Botan::BigInt::power_of_2((n.bits() + 1) / 2)
+                             : (integer_sqrt(n >> (2 * k)) + 1) << k;
     for (;;) {
         Botan::BigInt y = (x + n / x) >> 1;
         if (y >= x) return x;
@@ -40,50 +72,71 @@ Botan::BigInt integer_sqrt(const Botan::BigInt& n) {
     }
 }
 
-// Squares modulo 64, 63, 65 and 11 leave only these residues: a number failing one of them is
-// no square, which rules out about 99% of the candidates without a square root.
+// Squares modulo 64, 63, 65, 11, 17, 19, 23, 29, 31 and 37 leave only these residues: a number
+// failing one of them is no square, which rules out all but about 1 in 6,000 candidates
+// without a square root. The moduli are taken in two products under 2^32, so that a residue is
+// one word operation on a BigInt on any platform.
 class SquareFilter {
 public:
-    static constexpr uint32_t modulus = 64 * 63 * 65 * 11;
+    static constexpr std::array<uint64_t, 2> products = {64 * 63 * 65 * 11,
+                                                         17 * 19 * 23 * 29 * 31 * 37};
+    using Residues = std::array<uint64_t, 2>;
 
     SquareFilter() {
-        for (uint32_t m : {64u, 63u, 65u, 11u}) {
-            auto& table = tables_[index(m)];
-            table.assign(m, false);
-            for (uint32_t x = 0; x < m; ++x) table[x * x % m] = true;
+        const std::array<std::vector<uint32_t>, 2> factors = {
+            {{64, 63, 65, 11}, {17, 19, 23, 29, 31, 37}}};
+        for (size_t g = 0; g < factors.size(); ++g) {
+            for (uint32_t m : factors[g]) {
+                Table table{g, m, std::vector<bool>(m, false)};
+                for (uint64_t x = 0; x < m; ++x) table.squares[x * x % m] = true;
+                tables_.push_back(std::move(table));
+            }
         }
     }
-    bool may_be_square(uint32_t residue) const {
-        return std::all_of(moduli.begin(), moduli.end(),
-                           [&](uint32_t m) { return tables_[index(m)][residue % m]; });
+    static Residues residues(const Botan::BigInt& x) {
+        return {x % static_cast<Botan::word>(products[0]),
+                x % static_cast<Botan::word>(products[1])};
+    }
+    bool may_be_square(const Residues& r) const {
+        return std::all_of(tables_.begin(), tables_.end(),
+                           [&](const Table& t) { return t.squares[r[t.product] % t.modulus]; });
     }
 
 private:
-    static constexpr std::array<uint32_t, 4> moduli = {64, 63, 65, 11};
-    static size_t index(uint32_t m) { return std::find(moduli.begin(), moduli.end(), m) - moduli.begin(); }
-    std::array<std::vector<bool>, 4> tables_;
+    struct Table {
+        size_t product;  // the index of the product `modulus` divides
+        uint32_t modulus;
+        std::vector<bool> squares;
+    };
+    std::vector<Table> tables_;
 };
 
 // Fermat's method: n = a^2 - b^2 = (a + b)(a - b), trying a = ceil(sqrt(n)), ceil(sqrt(n)) + 1,
-// ... Returns the number of steps that found b (1 for the first), or 0.
+// ... Returns the number of steps that found b (1 for the first), or 0. Only the residues of
+// b^2 = a^2 - n are stepped (b^2 grows by 2a + 1 as a grows by 1); b^2 itself, a0^2 - n + k (2 a0
+// + k) at step k + 1, is computed where the filter lets a square through.
 int fermat_steps(const Botan::BigInt& n, int rounds) {
     static const SquareFilter filter;
-    constexpr Botan::word m = SquareFilter::modulus;
-    Botan::BigInt a = integer_sqrt(n);
-    if (a * a < n) a += 1;
-    Botan::BigInt b2 = a * a - n;
-    // b2 and a modulo m, stepped along with them: b2 + 2a + 1 is the next b2.
-    Botan::word b2_mod = b2 % m;
-    Botan::word a_mod = a % m;
+    Botan::BigInt a0 = integer_sqrt(n);
+    Botan::BigInt square = a0 * a0;
+    if (square < n) {
+        square += (a0 << 1) + 1;
+        a0 += 1;
+    }
+    const Botan::BigInt b2_first = square - n;
+    SquareFilter::Residues b2_mod = SquareFilter::residues(b2_first);
+    SquareFilter::Residues a_mod = SquareFilter::residues(a0);
     for (int step = 1; step <= rounds; ++step) {
-        if (filter.may_be_square(static_cast<uint32_t>(b2_mod)) &&
-            (b2.is_zero() || !Botan::is_perfect_square(b2).is_zero())) {
-            return step;
+        if (filter.may_be_square(b2_mod)) {
+            const auto k = static_cast<Botan::word>(step - 1);
+            const Botan::BigInt b2 = b2_first + ((a0 << 1) + k) * k;
+            if (b2.is_zero() || !Botan::is_perfect_square(b2).is_zero()) return step;
         }
-        b2 += (a << 1) + 1;
-        a += 1;
-        b2_mod = (b2_mod + 2 * a_mod + 1) % m;
-        a_mod = (a_mod + 1) % m;
+        for (size_t i = 0; i < b2_mod.size(); ++i) {
+            const uint64_t m = SquareFilter::products[i];
+            b2_mod[i] = (b2_mod[i] + 2 * a_mod[i] + 1) % m;
+            a_mod[i] = (a_mod[i] + 1) % m;
+        }
     }
     return 0;
 }
@@ -105,7 +158,8 @@ WeakKeyList WeakKeyList::parse(std::string_view text, std::string_view source) {
         std::string line(text.substr(0, end));
         text.remove_prefix(std::min(end + 1, text.size()));
         ++line_number;
-        while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back()))) line.pop_back();
+        while (!line.empty() && std::isspace(static_cast<unsigned char>(line.back())))
+            line.pop_back();
         if (line.empty() || line.front() == '#') continue;
         const bool hex = std::all_of(line.begin(), line.end(),
                                      [](unsigned char c) { return std::isxdigit(c) != 0; });
@@ -126,7 +180,8 @@ bool WeakKeyList::contains(const Botan::BigInt& modulus) const {
     return !suffixes_.empty() && suffixes_.count(modulus_suffix(modulus)) != 0;
 }
 
-void KeyPolicy::check(const PublicKeyInfo& key, std::string_view whose, const WeakKeyList* known_weak) {
+void KeyPolicy::check(const PublicKeyInfo& key, std::string_view whose,
+                      const WeakKeyList* known_weak) {
     if (!key.modulus || !key.exponent) {
         throw Error(ErrorKind::policy, "key_not_rsa",
                     fmt::format("{} is {}, but only RSA 2048-bit keys are accepted", whose,
@@ -136,8 +191,8 @@ void KeyPolicy::check(const PublicKeyInfo& key, std::string_view whose, const We
     const Botan::BigInt& e = *key.exponent;
     if (n.bits() != modulus_bits) {
         throw Error(ErrorKind::policy, "key_size_not_2048",
-                    fmt::format("{} is RSA {}-bit, but only RSA 2048-bit keys are accepted",
-                                whose, n.bits()));
+                    fmt::format("{} is RSA {}-bit, but only RSA 2048-bit keys are accepted", whose,
+                                n.bits()));
     }
     // Stricter than goodkey's exponent rule (odd, 2^16 < e < 2^256), which 65537 satisfies.
     if (e != Botan::BigInt(public_exponent)) {
@@ -147,7 +202,7 @@ void KeyPolicy::check(const PublicKeyInfo& key, std::string_view whose, const We
     }
     // A product of two large primes has no small factor. (Botan refuses an even modulus already
     // when it decodes a key.)
-    if (uint16_t p = small_factor(n)) {
+    if (Botan::word p = small_factor(n)) {
         weak(whose, fmt::format("its modulus is divisible by {}, so it is not a product of two "
                                 "large primes",
                                 p));

@@ -273,6 +273,38 @@ class ServiceTest(unittest.TestCase):
         self.assertIn("no peer certificate available", old.stdout)
         self.assertIn("Cipher is (NONE)", old.stdout)
 
+    def test_a_reconnecting_client_resumes_its_tls_session_and_stays_who_it_is(self):
+        # A hub that reconnects skips the full handshake (no certificate chain sent or checked
+        # again) and is still served as the hub its client certificate named, with each
+        # protocol version the service speaks; once that certificate is revoked, a resumed
+        # session is refused like a new one.
+        cert, key = self.ca.enroll("hub-resuming")
+        request = "GET /v1/certificates HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+
+        def s_client(version, session, resume):
+            result = run(["openssl", "s_client", "-connect", f"127.0.0.1:{self.ca.api_port}", version,
+                          "-CAfile", self.ca.root_pem, "-verify_return_error", "-cert", cert, "-key", key,
+                          resume, session, "-ign_eof"], input=request, timeout=30)
+            return result.stdout
+
+        for version in ("-tls1_2", "-tls1_3"):
+            session = self.space.path(f"session{version}.pem")
+            first, again = s_client(version, session, "-sess_out"), s_client(version, session, "-sess_in")
+            self.assertIn("New,", first, version)
+            self.assertIn("Reused,", again, version)
+            for output in (first, again):
+                self.assertIn("HTTP/1.1 200", output, version)
+                # The hub's own certificate, listed to it as its owner.
+                self.assertEqual(output.count('"serial":'), 1, output)
+        serial = openssl("x509", "-in", cert, "-noout", "-serial").stdout.strip().split("=")[1].lower()
+        admin_cert, admin_key = self.ca.admin()
+        status, _, body = self.ca.request("POST", f"/v1/certificates/{serial}/revoke", {"reason": "superseded"},
+                                          cert=admin_cert, key=admin_key)
+        self.assertEqual(status, 200, body)
+        revoked = s_client("-tls1_3", self.space.path("session-tls1_3.pem"), "-sess_in")
+        self.assertIn("Reused,", revoked)
+        self.assertIn("HTTP/1.1 401", revoked)
+
     def test_request_log_is_json_and_never_holds_secrets(self):
         token = self.ca.token("hub")
         self.ca.request("POST", "/v1/certificates", {"csr": "x", "profile": "hub"}, token=token)

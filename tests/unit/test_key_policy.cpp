@@ -104,6 +104,51 @@ TEST_CASE("a modulus with a prime factor below 752 is weak, naming the factor") 
     }
     // 757 is the first prime past goodkey's bound: such a modulus is found by nothing here.
     CHECK(why_refused(modulus_with({Botan::BigInt(757)})) == "accepted");
+    // With several small factors, the smallest is named, in one group of primes or two.
+    CHECK(why_refused(modulus_with({Botan::BigInt(743), Botan::BigInt(7)})).find("divisible by 7,") != std::string::npos);
+    CHECK(why_refused(modulus_with({Botan::BigInt(13), Botan::BigInt(3)})).find("divisible by 3,") != std::string::npos);
+}
+
+namespace {
+
+// Fermat's method written as plainly as it can be, to hold the policy's faster form to: the
+// steps from a = ceil(sqrt(n)) to the first a with a^2 - n a square, or 0 after `rounds`.
+int plain_fermat_steps(const Botan::BigInt& n, int rounds) {
+    Botan::BigInt a = Botan::BigInt::power_of_2((n.bits() + 1) / 2);
+    for (;;) {
+        Botan::BigInt y = (a + n / a) >> 1;
+        if (y >= a) break;
+        a = y;
+    }
+    if (a * a < n) a += 1;
+    for (int step = 1; step <= rounds; ++step, a += 1) {
+        const Botan::BigInt b2 = a * a - n;
+        if (b2.is_zero() || !Botan::is_perfect_square(b2).is_zero()) return step;
+    }
+    return 0;
+}
+
+}  // namespace
+
+TEST_CASE("the Fermat check finds what the plain method finds, in the same number of steps") {
+    std::vector<Botan::BigInt> moduli;
+    for (size_t bits : {1, 64, 300, 500, 510, 514, 515, 516, 517, 520}) {
+        auto [p, q] = primes_apart(Botan::BigInt::power_of_2(bits));
+        moduli.push_back(p * q);
+    }
+    const Botan::BigInt p = Botan::random_prime(test::rng(), 1024);
+    moduli.push_back(p * p);  // a square: b = 0 at the first step
+    for (const auto& n : moduli) {
+        REQUIRE(n.bits() == 2048);
+        const int steps = plain_fermat_steps(n, ca::KeyPolicy::fermat_rounds);
+        CAPTURE(steps);
+        const std::string verdict = why_refused(n);
+        if (steps == 0) {
+            CHECK(verdict == "accepted");
+        } else {
+            CHECK(verdict.find(fmt::format("factored by Fermat's method in {} step", steps)) != std::string::npos);
+        }
+    }
 }
 
 TEST_CASE("primes close enough for Fermat's method are weak, however many steps it takes") {
