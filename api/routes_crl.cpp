@@ -62,4 +62,44 @@ void add_crl_routes(httplib::Server& server, CrlSource source, const ca::Clock& 
     }
 }
 
+void add_issuer_crl_routes(httplib::Server& server, const crl::IssuerCrls& crls, const ca::Clock& clock,
+                           std::chrono::seconds max_age) {
+    for (bool pem : {false, true}) {
+        server.Get(pem ? R"(/crl/([0-9]{1,9})\.pem)" : R"(/crl/([0-9]{1,9}))",
+                   [&crls, &clock, max_age, pem](const httplib::Request& req, httplib::Response& res) {
+                       handle_public(req, res, [&] {
+                           const int64_t id = std::stoll(req.matches[1].str());
+                           if (!crls.has(id)) {
+                               write_error(res, 404, "issuer_not_found",
+                                           fmt::format("no issuing CA {} publishes a CRL here", id));
+                               return;
+                           }
+                           CrlSource source{[&crls, id] { return crls.current(id); }, "crl_unavailable",
+                                            "no CRL has been signed yet; try again shortly"};
+                           serve_crl(source, clock, max_age, req, res, pem);
+                       });
+                   });
+    }
+    // Both change with every CRL or rotation: cached briefly, no longer than any CRL is fresh.
+    server.Get("/crls.pem", [&crls, &clock, max_age](const httplib::Request& req, httplib::Response& res) {
+        handle_public(req, res, [&] {
+            auto age = max_age;
+            for (auto id : crls.ids()) {
+                if (auto crl = crls.current(id)) {
+                    auto remaining = std::chrono::duration_cast<std::chrono::seconds>(crl->next_update - clock.now());
+                    age = std::clamp(remaining, std::chrono::seconds(0), age);
+                }
+            }
+            res.set_header("Cache-Control", fmt::format("public, max-age={}", age.count()));
+            res.set_content(crls.all_pem(), "application/x-pem-file");
+        });
+    });
+    server.Get("/issuers.pem", [&crls, max_age](const httplib::Request& req, httplib::Response& res) {
+        handle_public(req, res, [&] {
+            res.set_header("Cache-Control", fmt::format("public, max-age={}", max_age.count()));
+            res.set_content(crls.issuers_pem(), "application/x-pem-file");
+        });
+    });
+}
+
 }  // namespace edgeca::api

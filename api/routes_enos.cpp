@@ -102,7 +102,7 @@ std::string cert_sn(const store::CertificateRecord& r) { return std::to_string(r
 
 json issued_data(Context& c, const ca::IssuedCertificate& issued) {
     return {{"cert", issued.certificate_pem},
-            {"caCert", c.engine.authority.issuer().chain_pem()},
+            {"caCert", issued.chain_pem},
             {"certSN", cert_sn(issued.record)},
             {"certChainURL", c.settings.chain_url},
             {"issueAuthority", "RSA"}};
@@ -297,7 +297,7 @@ void add_enos_downloads(httplib::Server& server, Engine& engine) {
     // The Go SDK asks for the root certificate without the algorithm: RSA is what there is.
     for (const char* path : {"/enos/CA/cacert", "/enos/CA/cacert/RSA"}) {
         server.Get(path, [&engine](const httplib::Request& req, httplib::Response& res) {
-            handle_public(req, res, [&] { res.set_content(engine.authority.issuer().chain_pem(), "application/x-pem-file"); });
+            handle_public(req, res, [&] { res.set_content(engine.authority.issuer()->chain_pem(), "application/x-pem-file"); });
         });
     }
     for (const char* path : {"/enos/CA/cacert/ECC", "/enos/CA/crl/ECC"}) {

@@ -121,7 +121,7 @@ void issue_certificate(Engine& engine, const httplib::Request& req, httplib::Res
         {"profile", r.profile},
         {"subject", r.subject},
         {"certificate", issued.certificate_pem},
-        {"chain", engine.authority.issuer().chain_pem()},
+        {"chain", issued.chain_pem},
         {"not_before", ca::to_rfc3339(r.not_before)},
         {"not_after", ca::to_rfc3339(r.not_after)},
         {"fingerprint_sha256", r.fingerprint_sha256},
@@ -302,18 +302,18 @@ void add_v1_routes(httplib::Server& server, Engine& engine) {
 void add_download_routes(httplib::Server& server, Engine& engine, bool with_status) {
     server.Get("/ca.pem", [&engine](const httplib::Request& req, httplib::Response& res) {
         handle_public(req, res, [&] {
-            res.set_content(engine.authority.issuer().chain_pem(), "application/x-pem-file");
+            res.set_content(engine.authority.issuer()->chain_pem(), "application/x-pem-file");
         });
     });
     server.Get("/ca.cer", [&engine](const httplib::Request& req, httplib::Response& res) {
         handle_public(req, res, [&] {
-            auto der = engine.authority.issuer().certificate.BER_encode();
+            auto der = engine.authority.issuer()->certificate.BER_encode();
             res.set_content(std::string(der.begin(), der.end()), "application/pkix-cert");
         });
     });
     server.Get("/root.pem", [&engine](const httplib::Request& req, httplib::Response& res) {
         handle_public(req, res, [&] {
-            res.set_content(ca::encode_pem(engine.authority.issuer().root.BER_encode(), "CERTIFICATE"),
+            res.set_content(ca::encode_pem(engine.authority.issuer()->root.BER_encode(), "CERTIFICATE"),
                             "application/x-pem-file");
         });
     });
@@ -322,7 +322,7 @@ void add_download_routes(httplib::Server& server, Engine& engine, bool with_stat
     // an hour of caching keep a fleet's polling cheap.
     server.Get("/trust.pem", [&engine](const httplib::Request& req, httplib::Response& res) {
         handle_public(req, res, [&] {
-            const std::string pem = engine.authority.issuer().trust.pem();
+            const std::string pem = engine.authority.issuer()->trust.pem();
             const std::string etag = fmt::format(
                 "\"trust-{}\"",
                 ca::sha256_hex(std::span(reinterpret_cast<const uint8_t*>(pem.data()), pem.size())).substr(0, 32));
@@ -339,13 +339,15 @@ void add_download_routes(httplib::Server& server, Engine& engine, bool with_stat
     server.Get("/healthz", [&engine](const httplib::Request& req, httplib::Response& res) {
         handle_public(req, res, [&] {
             auto last = engine.store.read([](const store::Reader& r) { return r.latest_issued_at(); });
-            const auto& issuer = engine.authority.issuer().certificate;
+            const auto active = engine.authority.issuer();
+            const auto& issuer = active->certificate;
             write_json(res, 200,
                        {{"status", "ok"},
                         {"node", engine.node},
                         {"store", std::string(engine.store.engine())},
                         {"issuer", ca::to_rfc4514(issuer.subject_dn())},
                         {"issuer_not_after", ca::to_rfc3339(ca::to_time(issuer.not_after()))},
+                        {"issuer_id", active->id},
                         {"last_issued_at", last ? json(ca::to_rfc3339(*last)) : json(nullptr)}});
         });
     });

@@ -204,6 +204,11 @@ ApiService::ApiService(HttpSettings settings, CredentialSlot& credentials,
 
 ApiService::~ApiService() { stop(); }
 
+void ApiService::trust_client_issuer(const std::string& certificate_pem) {
+    // The store of the one SSL_CTX every connection uses; OpenSSL locks it for concurrent use.
+    add_trusted_certificates(*api_->ssl_context(), certificate_pem);
+}
+
 DeadlineSettings ApiService::deadline_settings(const std::string& listener) const {
     DeadlineSettings deadlines;
     deadlines.listener = listener;

@@ -22,6 +22,7 @@
 #include "ca/issuing_authority.h"
 #include "ca/revocation.h"
 #include "crl/crl_publisher.h"
+#include "crl/issuer_crls.h"
 #include "store/store.h"
 
 namespace edgeca::api {
@@ -87,6 +88,10 @@ public:
     void run();
     void stop();
 
+    // Accepts client certificates issued by the issuing CA `certificate_pem` from now on (an
+    // issuer activated while the service runs; its root is in the trust bundle already).
+    void trust_client_issuer(const std::string& certificate_pem);
+
 private:
     DeadlineSettings deadline_settings(const std::string& listener) const;
     // `max_body_bytes` 0: the listener takes no request bodies.
@@ -124,6 +129,11 @@ struct CrlSource {
 void add_crl_routes(httplib::Server& server, CrlSource source, const ca::Clock& clock,
                     std::chrono::seconds max_age, const std::vector<std::string>& der_paths,
                     const std::vector<std::string>& pem_paths);
+// Several issuers: issuer N's CRL at /crl/N (DER) and /crl/N.pem (issuer 1's stays at /crl and
+// /crl.pem, the distribution point its certificates carry), every published CRL at /crls.pem (a
+// crlfile for mosquitto or a hub), every issuing CA not retired at /issuers.pem.
+void add_issuer_crl_routes(httplib::Server& server, const crl::IssuerCrls& crls, const ca::Clock& clock,
+                           std::chrono::seconds max_age);
 
 struct EnosSettings {
     std::string org_id;     // when set, requests must name this orgId

@@ -162,6 +162,17 @@ std::shared_ptr<const TlsCredentials> CredentialSlot::get() const {
     return credentials_;
 }
 
+bool add_trusted_certificates(SSL_CTX& ctx, const std::string& pem) {
+    X509_STORE* store = SSL_CTX_get_cert_store(&ctx);
+    auto trusted = read_certificates(pem);
+    for (X509* cert : trusted) {
+        X509_STORE_add_cert(store, cert);
+        SSL_CTX_add_client_CA(&ctx, cert);
+        X509_free(cert);
+    }
+    return !trusted.empty();
+}
+
 bool configure_server_context(SSL_CTX& ctx, CredentialSlot& slot, const std::string& trusted_pem) {
     if (SSL_CTX_set_min_proto_version(&ctx, TLS1_2_VERSION) != 1) return false;
     SSL_CTX_set_options(&ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE |
@@ -169,14 +180,7 @@ bool configure_server_context(SSL_CTX& ctx, CredentialSlot& slot, const std::str
     if (SSL_CTX_set_cipher_list(&ctx, tls12_ciphers) != 1) return false;
     SSL_CTX_set_cert_cb(&ctx, select_certificate, &slot);
 
-    X509_STORE* store = SSL_CTX_get_cert_store(&ctx);
-    auto trusted = read_certificates(trusted_pem);
-    if (trusted.empty()) return false;
-    for (X509* cert : trusted) {
-        X509_STORE_add_cert(store, cert);
-        SSL_CTX_add_client_CA(&ctx, cert);
-        X509_free(cert);
-    }
+    if (!add_trusted_certificates(ctx, trusted_pem)) return false;
     SSL_CTX_set_verify(&ctx, SSL_VERIFY_PEER, nullptr);
     SSL_CTX_set_verify_depth(&ctx, 3);
     // Without a session id context, resuming a session that carried a client certificate fails.

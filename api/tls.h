@@ -49,6 +49,9 @@ private:
     std::shared_ptr<const TlsCredentials> credentials_;
 };
 
+// Adds the certificates of `pem` to those a client certificate may chain to; false when it
+// holds none.
+bool add_trusted_certificates(SSL_CTX& ctx, const std::string& pem);
 // Configures a server context: TLS 1.2 minimum, forward-secret AEAD ciphers for TLS 1.2, no
 // renegotiation or compression, the server certificate taken from `slot` at each handshake,
 // and client certificates requested (not required: enrollment uses a token) and verified

@@ -28,6 +28,13 @@ std::string IssuerIdentity::chain_pem() const {
     return pem + encode_pem(root.BER_encode(), "CERTIFICATE");
 }
 
+std::vector<std::string> issuer_crl_urls(const std::vector<std::string>& configured, int64_t id) {
+    if (id == 1) return configured;
+    std::vector<std::string> urls;
+    for (const auto& url : configured) urls.push_back(fmt::format("{}/{}", url, id));
+    return urls;
+}
+
 Botan::X509_Certificate parse_certificate_pem(const std::string& text, std::string_view what) {
     auto der = decode_single_pem(text, {"CERTIFICATE"}, what);
     require_single_der_object(der, what);

@@ -21,12 +21,19 @@ struct IssuerIdentity {
     // The roots in use and the links between them (edgeca trust add); the root alone when no
     // rollover is under way.
     TrustBundle trust;
+    // Which of the authority's issuing CAs this is (store::IssuerRecord::id): 1 for the one
+    // edgeca install put in place, N for the one activated N-th.
+    int64_t id = 1;
 
     // PEM of the issuing CA, the link certificates that certify the root, then the root: what
     // a client trusting the root, or during a rollover another root in `trust`, needs to build
     // the path.
     std::string chain_pem() const;
 };
+
+// The CRL distribution points of issuer `id`: the configured ones for issuer 1 (what its
+// certificates already carry), each followed by "/N" for issuer N (/crl becomes /crl/N).
+std::vector<std::string> issuer_crl_urls(const std::vector<std::string>& configured, int64_t id);
 
 // Refuses, naming the reason, anything but: a root that is a self-signed CA certificate; an
 // issuing-CA certificate whose public key is `expected_spki` (RSA 2048), that is a CA with

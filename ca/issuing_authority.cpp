@@ -155,6 +155,8 @@ struct IssuingAuthority::Decision {
     int default_days = 0;
     bool new_principal = false;  // the grant creates an identity: its name must be unused
     bool claims_device = false;  // a hub takes an unowned device by getting its certificate
+    // The issuing CA active when the request came: its dates bound the validity and it signs.
+    std::shared_ptr<const IssuerIdentity> issuer;
 };
 
 IssuingAuthority::IssuingAuthority(store::Store& store, const Clock& clock,
@@ -164,8 +166,19 @@ IssuingAuthority::IssuingAuthority(store::Store& store, const Clock& clock,
       clock_(clock),
       rng_(rng),
       policy_(std::move(policy)),
-      issuer_(std::move(issuer)),
+      issuer_(std::make_shared<const IssuerIdentity>(std::move(issuer))),
       verifier_(std::move(verifier)) {}
+
+std::shared_ptr<const IssuerIdentity> IssuingAuthority::issuer() const {
+    std::lock_guard lock(issuer_mutex_);
+    return issuer_;
+}
+
+void IssuingAuthority::use_issuer(IssuerIdentity issuer) {
+    auto next = std::make_shared<const IssuerIdentity>(std::move(issuer));
+    std::lock_guard lock(issuer_mutex_);
+    issuer_ = std::move(next);
+}
 
 IssuedCertificate IssuingAuthority::issue(const Caller& caller, const IssuanceRequest& request) {
     const Time now = clock_.now();
@@ -182,7 +195,8 @@ IssuedCertificate IssuingAuthority::issue(const Caller& caller, const IssuanceRe
                 }
                 auto record = store_.read(
                     [&](const store::Reader& r) { return r.certificate_by_id(prior->certificate_id); });
-                return {*record, encode_pem(record->der, "CERTIFICATE"), true, principal_of(*record)};
+                return {*record, encode_pem(record->der, "CERTIFICATE"), true, principal_of(*record),
+                        decision.issuer->chain_pem()};
             }
         }
         return sign_and_record(caller, request, decision, now);
@@ -257,8 +271,8 @@ store::CertificateRecord IssuingAuthority::renewal_original(const Caller& caller
     return *original;
 }
 
-void IssuingAuthority::check_clock(Time now) const {
-    const Time issuer_not_before = to_time(issuer_.certificate.not_before());
+void IssuingAuthority::check_clock(Time now, const IssuerIdentity& issuer) const {
+    const Time issuer_not_before = to_time(issuer.certificate.not_before());
     if (now < issuer_not_before) {
         throw Error(ErrorKind::unavailable, "clock_behind",
                     fmt::format("refusing to issue: the system clock ({}) is earlier than the "
@@ -276,7 +290,7 @@ void IssuingAuthority::check_clock(Time now) const {
                                 "latest issuance recorded ({}); the clock went back",
                                 to_rfc3339(checked), to_rfc3339(*latest)));
     }
-    const Time issuer_not_after = to_time(issuer_.certificate.not_after());
+    const Time issuer_not_after = to_time(issuer.certificate.not_after());
     if (now >= issuer_not_after) {
         throw Error(ErrorKind::unavailable, "issuer_expired",
                     fmt::format("the issuing CA expired at {}", to_rfc3339(issuer_not_after)));
@@ -287,6 +301,7 @@ IssuingAuthority::Decision IssuingAuthority::decide(const Caller& caller,
                                                     const IssuanceRequest& r, Time now) {
     auto token = check_caller(caller, r, now);
     Decision d;
+    d.issuer = issuer();
     if (token) d.token_sha256 = token->token_sha256;
     check_key_and_subject(caller, r, d, now);
     const ProfileLimits& limits = policy_.limits(r.profile);
@@ -519,9 +534,9 @@ void IssuingAuthority::check_validity(const IssuanceRequest& r, Decision& d, Tim
                     fmt::format("{} days is more than the {} days allowed for this {}", days,
                                 d.max_days, r.profile == Profile::edge ? "product" : "profile"));
     }
-    check_clock(now);
-    const Time issuer_not_before = to_time(issuer_.certificate.not_before());
-    const Time issuer_not_after = to_time(issuer_.certificate.not_after());
+    check_clock(now, *d.issuer);
+    const Time issuer_not_before = to_time(d.issuer->certificate.not_before());
+    const Time issuer_not_after = to_time(d.issuer->certificate.not_after());
     d.not_before = std::max(now - policy_.backdate, issuer_not_before);
     d.not_after = std::min(now + std::chrono::days(days), issuer_not_after);
 }
@@ -560,10 +575,10 @@ IssuedCertificate IssuingAuthority::sign_and_record(const Caller& caller,
     Botan::Extensions extensions = profile_extensions({
         .profile = r.profile,
         .subject_key_id = key_identifier(d.key),
-        .authority_key_id = issuer_.certificate.subject_key_id(),
+        .authority_key_id = d.issuer->certificate.subject_key_id(),
         .dns_names = d.dns_names,
         .ip_addresses = d.ip_addresses,
-        .crl_urls = policy_.crl_urls,
+        .crl_urls = issuer_crl_urls(policy_.crl_urls, d.issuer->id),
         .ca_issuer_urls = policy_.ca_issuer_urls,
     });
 
@@ -576,11 +591,12 @@ IssuedCertificate IssuingAuthority::sign_and_record(const Caller& caller,
             .not_after = d.not_after,
             .extensions = extensions,
         };
-        auto der = sign_certificate_der(content, issuer_.certificate.subject_dn(), *issuer_.key, rng_);
+        auto der = sign_certificate_der(content, d.issuer->certificate.subject_dn(), *d.issuer->key, rng_);
         store::CertificateRecord record = record_of(content, std::move(der), r.profile, d.requester, now);
         record.product_key = d.product_key;
         record.device_key = d.device_key;
         record.asset_id = d.asset_id;
+        record.issuer_id = d.issuer->id;
 
         try {
             std::optional<IssuedCertificate> replay;
@@ -596,7 +612,7 @@ IssuedCertificate IssuingAuthority::sign_and_record(const Caller& caller,
                         }
                         auto earlier = w.certificate_by_id(prior->certificate_id);
                         replay = IssuedCertificate{*earlier, encode_pem(earlier->der, "CERTIFICATE"),
-                                                   true, std::nullopt};
+                                                   true, std::nullopt, d.issuer->chain_pem()};
                         return;
                     }
                 }
@@ -631,6 +647,7 @@ IssuedCertificate IssuingAuthority::sign_and_record(const Caller& caller,
                 std::string detail = fmt::format("profile={} subject={}", record.profile, record.subject);
                 if (record.device_key) detail += fmt::format(" device={}", *record.device_key);
                 if (d.claims_device) detail += " claimed=yes";
+                if (record.issuer_id != 1) detail += fmt::format(" issuer={}", record.issuer_id);
                 if (d.grant) detail += fmt::format(" grant={}:{}", store::to_string(d.grant->role), d.grant->principal);
                 w.append_audit({caller.principal, "issue", to_hex(record.serial),
                                 record.fingerprint_sha256, "ok", detail});
@@ -641,7 +658,7 @@ IssuedCertificate IssuingAuthority::sign_and_record(const Caller& caller,
             }
             std::optional<std::string> principal;
             if (d.grant) principal = d.grant->principal;
-            return {record, encode_pem(record.der, "CERTIFICATE"), false, principal};
+            return {record, encode_pem(record.der, "CERTIFICATE"), false, principal, d.issuer->chain_pem()};
         } catch (const store::StoreError& e) {
             // Only a serial collision is worth a new signature; anything else is final.
             if (e.constraint_violation() && attempt < serial_attempts) continue;

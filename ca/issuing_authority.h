@@ -4,6 +4,8 @@
 
 #include <botan/rng.h>
 
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -42,6 +44,8 @@ struct IssuedCertificate {
     // The principal the certificate gives API access to, when it gives any (assigned by the CA,
     // never taken from the CSR).
     std::optional<std::string> principal;
+    // The chain of the issuing CA that signed it (the active one at the time).
+    std::string chain_pem;
 };
 
 class IssuingAuthority {
@@ -64,7 +68,11 @@ public:
     std::vector<store::CertificateRecord> certificates(const Caller& caller,
                                                        store::CertificateFilter filter) const;
 
-    const IssuerIdentity& issuer() const { return issuer_; }
+    // The active issuing CA: what new certificates are signed with. A copy of the pointer, so
+    // that a rotation (use_issuer) never pulls it from under a request in flight.
+    std::shared_ptr<const IssuerIdentity> issuer() const;
+    // Makes `issuer` the active issuing CA: requests that start from now on are signed with it.
+    void use_issuer(IssuerIdentity issuer);
     const IssuancePolicy& policy() const { return policy_; }
 
 private:
@@ -86,7 +94,7 @@ private:
                           Decision& decision);
     IssuedCertificate sign_and_record(const Caller& caller, const IssuanceRequest& request,
                                       const Decision& decision, Time now);
-    void check_clock(Time now) const;
+    void check_clock(Time now, const IssuerIdentity& issuer) const;
     store::CertificateRecord renewal_original(const Caller& caller, const IssuanceRequest& request,
                                               Time now) const;
     std::optional<std::string> principal_of(const store::CertificateRecord& record) const;
@@ -95,7 +103,8 @@ private:
     const Clock& clock_;
     Botan::RandomNumberGenerator& rng_;
     IssuancePolicy policy_;
-    IssuerIdentity issuer_;
+    mutable std::mutex issuer_mutex_;
+    std::shared_ptr<const IssuerIdentity> issuer_;
     SignatureVerifier verifier_;
 };
 

@@ -50,7 +50,8 @@ ServiceCredentials ServiceCertificate::current() {
             auto cert = parse_certificate_pem(read_file(certificate_path(), "the TLS certificate"),
                                               "the TLS certificate");
             auto key = load_encrypted_key(key_path(), passphrase_);
-            const auto& issuer = authority_.issuer().certificate;
+            const auto active = authority_.issuer();
+            const auto& issuer = active->certificate;
             bool fits = key->subject_public_key() == cert.subject_public_key_info() &&
                         cert.issuer_dn() == issuer.subject_dn() &&
                         cert.check_signature(*issuer.load_subject_public_key()) &&

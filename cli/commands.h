@@ -22,6 +22,8 @@ std::vector<Command> add_admin_commands(CLI::App& app);
 std::vector<Command> add_serve_command(CLI::App& app);
 // quickstart
 std::vector<Command> add_quickstart_command(CLI::App& app);
+// issuer new|activate|list|retire
+std::vector<Command> add_issuer_rotation_commands(CLI::App& app);
 // store migrate
 std::vector<Command> add_store_commands(CLI::App& app);
 

@@ -30,7 +30,7 @@ int main(int argc, char** argv) {
 
     std::vector<Command> commands;
     for (auto group : {add_issuer_commands(app), add_admin_commands(app), add_serve_command(app),
-                       add_quickstart_command(app), add_store_commands(app)}) {
+                       add_quickstart_command(app), add_store_commands(app), add_issuer_rotation_commands(app)}) {
         commands.insert(commands.end(), group.begin(), group.end());
     }
     try {

@@ -27,6 +27,7 @@
 #include "ca/trust_bundle.h"
 #include "cli/commands.h"
 #include "cli/issuer_directory.h"
+#include "cli/issuer_generations.h"
 #include "cli/records_output.h"
 #include "crl/crl_publisher.h"
 #include "crl/root_crl.h"
@@ -229,6 +230,7 @@ int run_install(const Options& o) {
     });
     // Written last: its presence is what "installed" means.
     ca::write_file_atomically(d.certificate(), cert_pem, 0644, true);
+    record_first_issuer(d, store);
     std::cout << fmt::format(
         "Issuing CA installed in {}\n"
         "  subject:  {}\n"
@@ -340,26 +342,37 @@ int run_revoke(const Options& o) {
     return exit_ok;
 }
 
+// A CRL for every issuing CA not retired, each with its own key, number and files.
 int run_crl(const Options& o) {
     IssuerDirectory d{o.dir};
     d.require_installed();
     auto config = d.load_config(o.config);
     apply_default_urls(config);
     auto store = d.open_store();
-    auto identity = d.load_identity(config, o.token, [&o] {
-        return read_passphrase(issuer_passphrase(o.passphrase_file), false);
-    });
+    record_first_issuer(d, store);
+    std::optional<std::string> passphrase;
+    auto ask = [&] {
+        if (!passphrase) passphrase = read_passphrase(issuer_passphrase(o.passphrase_file), false);
+        return *passphrase;
+    };
+    auto identity = d.load_identity(config, o.token, ask);
     ca::SystemClock clock;
     Botan::System_RNG rng;
-    const auto now = clock.now();
-    auto crl = crl::sign_crl(store, identity.certificate, *identity.key, now, now + config.crl.validity,
-                             config.crl.history, rng, local_actor());
+    for (const auto& record : current_issuers(store)) {
+        auto issuer = record.id == 1 ? identity
+                                     : load_generation(d, record, d.load_trust(), ask(), config.signing_backend);
+        const auto now = clock.now();
+        auto crl = crl::sign_crl(store, issuer.certificate, *issuer.key, now, now + config.crl.validity,
+                                 config.crl.history, rng, local_actor(), record.id);
+        const auto directory = record.id == 1 ? d.crl() : d.crl() / std::to_string(record.id);
+        crl::write_crl_files(directory, crl);
+        // --out names issuer 1's CRL, as before several issuers.
+        if (o.out && record.id == 1) ca::write_file_atomically(*o.out, crl.pem, 0644);
+        std::cout << fmt::format("CRL {} of issuing CA {} signed: {} entries, next update {}; written to {}\n",
+                                 crl.number, record.id, crl.entries, ca::to_rfc3339(crl.next_update),
+                                 (directory / "crl.pem").string());
+    }
     ca::sign_audit_checkpoint(store, *identity.key, rng, clock.now());
-    crl::write_crl_files(d.crl(), crl);
-    if (o.out) ca::write_file_atomically(*o.out, crl.pem, 0644);
-    std::cout << fmt::format("CRL {} signed: {} entries, next update {}; written to {}{}\n", crl.number,
-                             crl.entries, ca::to_rfc3339(crl.next_update), (d.crl() / "crl.pem").string(),
-                             o.out ? " and " + o.out->string() : "");
     return exit_ok;
 }
 

@@ -32,6 +32,9 @@ struct IssuerDirectory {
     std::filesystem::path crl() const { return dir / "crl"; }
     // The root's CRL as edgeca root-crl install left it (DER), served at /root.crl.
     std::filesystem::path root_crl() const { return dir / "root-crl.der"; }
+    // Issuing CA generation N >= 2 (edgeca issuer new): issuer.key, issuer.csr, issuer.pem in
+    // issuers/N; generation 1 stays at the top of the directory.
+    std::filesystem::path generation(int64_t id) const { return dir / "issuers" / std::to_string(id); }
 
     // Throws Error(not_found) naming the step that was missed (init, install).
     void require_initialised() const;

@@ -29,6 +29,9 @@
 #include "crl/crl_publisher.h"
 #include "crl/root_crl.h"
 #include "cli/issuer_directory.h"
+#include "cli/issuer_generations.h"
+#include "cli/served_issuers.h"
+#include "cli/serve_metrics.h"
 
 namespace edgeca::cli {
 namespace {
@@ -122,44 +125,6 @@ private:
     std::atomic<bool> done_{false};
     std::thread thread_;
 };
-
-void add_crl_metrics(api::Metrics& metrics, const crl::CrlPublisher& publisher, const ca::Clock& clock) {
-    auto field = [&publisher](auto read) {
-        return [&publisher, read] {
-            auto crl = publisher.current();
-            return crl ? read(*crl) : 0.0;
-        };
-    };
-    metrics.add_gauge("edgeca_crl_signer", "1 while this node holds the CRL signer lease, else 0.",
-                      [&publisher] { return publisher.signer() ? 1.0 : 0.0; });
-    metrics.add_gauge("edgeca_crl_number", "CRL Number of the CRL being served.",
-                      field([](const crl::PublishedCrl& c) { return static_cast<double>(c.number); }));
-    metrics.add_gauge("edgeca_crl_entries", "Revoked certificates listed in the CRL being served.",
-                      field([](const crl::PublishedCrl& c) { return static_cast<double>(c.entries); }));
-    metrics.add_gauge("edgeca_crl_age_seconds", "Seconds since the served CRL's thisUpdate.",
-                      field([&clock](const crl::PublishedCrl& c) {
-                          return static_cast<double>((clock.now() - c.this_update).count());
-                      }));
-    metrics.add_gauge("edgeca_crl_next_update_seconds", "Seconds until the served CRL's nextUpdate.",
-                      field([&clock](const crl::PublishedCrl& c) {
-                          return static_cast<double>((c.next_update - clock.now()).count());
-                      }));
-}
-
-void add_root_crl_metrics(api::Metrics& metrics, const crl::RootCrlFile& root_crl, const ca::Clock& clock) {
-    // -1 when none is installed: an alert on "below N" fires for a missing one too.
-    metrics.add_gauge("edgeca_root_crl_number", "CRL Number of the root CRL being served at /root.crl (-1: none).",
-                      [&root_crl] {
-                          auto crl = root_crl.current();
-                          return crl ? static_cast<double>(crl->number) : -1.0;
-                      });
-    metrics.add_gauge("edgeca_root_crl_next_update_seconds",
-                      "Seconds until the served root CRL's nextUpdate (-1: none installed).",
-                      [&root_crl, &clock] {
-                          auto crl = root_crl.current();
-                          return crl ? static_cast<double>((crl->next_update - clock.now()).count()) : -1.0;
-                      });
-}
 
 // The root CRL is signed offline, so the service can only reload it and warn: at start, when
 // its freshness changes, and once an hour while it is due or missing.
@@ -295,10 +260,25 @@ int run_serve(const Options& o) {
     ca::AccessControl access(store, clock, rng);
     api::Engine engine{store, clock, authority, revoker, registry, access, metrics, node};
 
+    // Every issuing CA not retired publishes its CRLs; the newest signs. Loaded before the
+    // service's own TLS certificate, which the active issuer signs.
+    record_first_issuer(d, store);
+    crl::IssuerCrls crls(store, clock, rng, d.crl(),
+                         {config.crl.publish_delay, config.crl.validity, config.crl.refresh_before,
+                          config.crl.history, node, config.crl.signer_lease});
+    ServedIssuers issuers(d, store, authority, crls, identity, passphrase, config.signing_backend,
+                          [&service](const ca::IssuerIdentity& issuer) {
+                              service.trust_client_issuer(ca::encode_pem(issuer.certificate.BER_encode(), "CERTIFICATE") +
+                                                          ca::encode_pem(issuer.root.BER_encode(), "CERTIFICATE"));
+                          });
+    issuers.sync();
+    add_crl_metrics(metrics, crls, authority, clock);
+
     std::unique_ptr<ca::ServiceCertificate> own_certificate;
     ca::ServiceCredentials current;
-    const std::string issuer_pem = ca::encode_pem(identity.certificate.BER_encode(), "CERTIFICATE");
+    // The chain sent is the active issuer's at the time the certificate was made.
     auto use = [&](const ca::ServiceCredentials& c) {
+        const std::string issuer_pem = ca::encode_pem(authority.issuer()->certificate.BER_encode(), "CERTIFICATE");
         credentials.set(api::TlsCredentials::from_pem(c.certificate_pem, c.key_pem, issuer_pem));
     };
     if (config.tls_cert) {
@@ -310,12 +290,6 @@ int run_serve(const Options& o) {
         use(current);
     }
 
-    crl::CrlPublisher publisher(store, clock, rng, identity.certificate, *identity.key, d.crl(),
-                                {config.crl.publish_delay, config.crl.validity,
-                                 config.crl.refresh_before, config.crl.history, node,
-                                 config.crl.signer_lease});
-    publisher.start();
-    add_crl_metrics(metrics, publisher, clock);
     // Checkpoints of the audit log, signed with the issuing CA key: what the CLI appended while
     // the service was down is covered from the start.
     ca::AuditCheckpointer checkpointer(store, clock, rng, *identity.key, {});
@@ -332,8 +306,12 @@ int run_serve(const Options& o) {
     api::add_enos_routes(service.api_server(), engine, apps, {config.enos.org_id, config.public_url + "/ca.pem"});
     for (auto* server : {&service.api_server(), &service.public_server()}) {
         api::add_download_routes(*server, engine, server == &service.api_server());
-        api::add_crl_routes(*server, publisher, clock, config.crl.cache_max_age, {"/crl", "/enos/CA/crl", "/enos/CA/crl/RSA"},
-                            {"/crl.pem"});
+        // Issuer 1's CRL stays where its certificates' distribution point says.
+        api::add_crl_routes(*server,
+                            {[&crls] { return crls.current(1); }, "crl_unavailable",
+                             "no CRL has been signed yet, or issuing CA 1 was retired; try again shortly"},
+                            clock, config.crl.cache_max_age, {"/crl", "/enos/CA/crl", "/enos/CA/crl/RSA"}, {"/crl.pem"});
+        api::add_issuer_crl_routes(*server, crls, clock, config.crl.cache_max_age);
         api::add_enos_downloads(*server, engine);
         api::add_crl_routes(*server,
                             {[&root_crl] { return root_crl.current(); }, "root_crl_unavailable",
@@ -342,7 +320,8 @@ int run_serve(const Options& o) {
     }
 
     Maintenance maintenance([&] {
-        auto wait = publisher.tick();
+        issuers.sync();
+        auto wait = crls.tick();
         checkpointer.tick();
         root_crl_watch.check();
         if (own_certificate && own_certificate->due_for_renewal(current)) {
@@ -354,7 +333,7 @@ int run_serve(const Options& o) {
         return wait;
     });
     revoker.on_revocation([&] {
-        publisher.note_revocation();
+        // The revoked certificate's issuer sees its revocation counter grow at this tick.
         checkpointer.note_revocation();
         maintenance.wake();
     });
@@ -362,7 +341,8 @@ int run_serve(const Options& o) {
     api::log_event({{"event", "listening"},
                     {"api", fmt::format("https://{}:{}", api_endpoint.host, service.api_port())},
                     {"public", fmt::format("http://{}:{}", public_endpoint.host, service.public_port())},
-                    {"issuer", ca::to_rfc4514(identity.certificate.subject_dn())},
+                    {"issuer", ca::to_rfc4514(authority.issuer()->certificate.subject_dn())},
+                    {"issuer_id", authority.issuer()->id},
                     {"signing_backend", ca::to_string(config.signing_backend)},
                     {"crl_urls", config.policy.crl_urls},
                     {"tls_certificate", config.tls_cert ? config.tls_cert->string() : current.serial_hex}});

@@ -43,15 +43,27 @@ std::string certificates_digest(const store::Store& store) {
     return ca::to_hex(hash->final_stdvec());
 }
 
-// SHA-256 over the entries a CRL signed now would list, in serial order (revocations of one
-// second come in either engine's own order), and their count.
+// Issuer 1, and every issuer recorded after it: each has its own CRL.
+std::vector<int64_t> issuer_ids(const store::Store& store) {
+    std::vector<int64_t> ids{1};
+    for (const auto& issuer : store.read([](const store::Reader& r) { return r.issuers(); })) {
+        if (issuer.id != 1) ids.push_back(issuer.id);
+    }
+    return ids;
+}
+
+// SHA-256 over the entries the CRLs signed now would list (each issuer's, in serial order:
+// revocations of one second come in either engine's own order), and their count.
 std::pair<std::string, int64_t> crl_entries_digest(const store::Store& store, store::Time now) {
     std::vector<std::string> lines;
+    const auto ids = issuer_ids(store);
     store.read([&](const store::Reader& r) {
-        r.each_revoked_entry(now, [&](store::RevokedEntry&& e) {
-            lines.push_back(fmt::format("{}|{}|{}\n", ca::to_hex(e.serial), e.revoked_at.time_since_epoch().count(),
-                                        e.reason));
-        });
+        for (auto id : ids) {
+            r.each_revoked_entry(now, [&](store::RevokedEntry&& e) {
+                lines.push_back(fmt::format("{}|{}|{}|{}\n", id, ca::to_hex(e.serial),
+                                            e.revoked_at.time_since_epoch().count(), e.reason));
+            }, id);
+        }
     });
     std::sort(lines.begin(), lines.end());
     auto hash = Botan::HashFunction::create_or_throw("SHA-256");
@@ -94,12 +106,16 @@ void verify_copy(const store::Store& source, const store::Store& target) {
     if (crl_entries_digest(target, now).first != source_crl) {
         refuse("migration_mismatch", "a CRL built from the copy would not list the same serials");
     }
-    auto source_latest = source.read([](const store::Reader& r) { return r.latest_crl(); });
-    auto target_latest = target.read([](const store::Reader& r) { return r.latest_crl(); });
-    if (source_latest.has_value() != target_latest.has_value() ||
-        (source_latest && source_latest->der != target_latest->der)) {
-        refuse("migration_mismatch", "the newest signed CRL differs from the source's");
+    std::optional<store::CrlRecord> source_latest;
+    for (auto id : issuer_ids(source)) {
+        source_latest = source.read([id](const store::Reader& r) { return r.latest_crl(id); });
+        auto target_latest = target.read([id](const store::Reader& r) { return r.latest_crl(id); });
+        if (source_latest.has_value() != target_latest.has_value() ||
+            (source_latest && source_latest->der != target_latest->der)) {
+            refuse("migration_mismatch", fmt::format("the newest signed CRL of issuing CA {} differs from the source's", id));
+        }
     }
+    source_latest = source.read([](const store::Reader& r) { return r.latest_crl(1); });
     std::cerr << fmt::format("verified: a CRL built from the copy lists the same {} serials; the newest signed CRL "
                              "({}) is the same\n",
                              entries, source_latest ? std::to_string(source_latest->number) : "none");

@@ -15,9 +15,12 @@ namespace edgeca::crl {
 namespace {
 
 constexpr int number_attempts = 5;
-constexpr const char* signer_lease = "crl-signer";
 
 }  // namespace
+
+std::string signer_lease_name(int64_t issuer_id) {
+    return issuer_id == 1 ? std::string("crl-signer") : fmt::format("crl-signer/{}", issuer_id);
+}
 
 // The PEM of a CRL that may be tens of megabytes, written once into a string of its final
 // size (ca::encode_pem holds the base64 and a growing copy of it besides).
@@ -40,7 +43,8 @@ std::string crl_pem(const std::vector<uint8_t>& der) {
 
 PublishedCrl sign_crl(store::Store& store, const Botan::X509_Certificate& issuer,
                       const Botan::Private_Key& key, ca::Time this_update, ca::Time next_update,
-                      int history, Botan::RandomNumberGenerator& rng, const std::string& actor) {
+                      int history, Botan::RandomNumberGenerator& rng, const std::string& actor,
+                      int64_t issuer_id) {
     for (int attempt = 1;; ++attempt) {
         PublishedCrl crl;
         {
@@ -48,9 +52,9 @@ PublishedCrl sign_crl(store::Store& store, const Botan::X509_Certificate& issuer
             // of megabytes, and the peak is what the service must have room for.
             CrlBuilder builder(issuer, key);
             store.read([&](const store::Reader& r) {
-                crl.revocations = r.revocation_counter();
-                crl.number = r.last_crl_number() + 1;
-                r.each_revoked_entry(this_update, [&](store::RevokedEntry&& e) { builder.add(e); });
+                crl.revocations = r.issuer_revocation_counter(issuer_id);
+                crl.number = r.last_crl_number(issuer_id) + 1;
+                r.each_revoked_entry(this_update, [&](store::RevokedEntry&& e) { builder.add(e); }, issuer_id);
             });
             crl.entries = static_cast<int64_t>(builder.entries());
             crl.der = builder.sign(crl.number, this_update, next_update, rng);
@@ -59,12 +63,14 @@ PublishedCrl sign_crl(store::Store& store, const Botan::X509_Certificate& issuer
         crl.next_update = next_update;
         // The DER moves into the record and back: a copy would be one more of its size.
         store::CrlRecord record{crl.number, crl.this_update, crl.next_update, crl.entries,
-                                crl.revocations, std::move(crl.der)};
+                                crl.revocations, std::move(crl.der), issuer_id};
         try {
             store.write([&](store::Writer& w) {
                 w.insert_crl(record, history);
                 w.append_audit({actor, "crl", "", ca::sha256_hex(record.der), "ok",
-                                fmt::format("number={} entries={}", crl.number, crl.entries)});
+                                issuer_id == 1 ? fmt::format("number={} entries={}", crl.number, crl.entries)
+                                               : fmt::format("issuer={} number={} entries={}", issuer_id,
+                                                             crl.number, crl.entries)});
             });
         } catch (const store::StoreError& e) {
             if (e.constraint_violation() && attempt < number_attempts) continue;
@@ -119,13 +125,14 @@ std::shared_ptr<PublishedCrl> from_record(store::CrlRecord&& record) {
 bool CrlPublisher::adopt_newer_from_store() {
     // Called on every tick: the newest CRL's DER (tens of megabytes for a million entries) is
     // read only when its number is newer than the one served.
-    const int64_t newest = store_.read([](const store::Reader& r) { return r.last_crl_number(); });
+    const int64_t id = schedule_.issuer_id;
+    const int64_t newest = store_.read([id](const store::Reader& r) { return r.last_crl_number(id); });
     {
         std::lock_guard lock(mutex_);
         if (current_ && newest <= current_->number) return false;
     }
-    auto [record, counter] = store_.read([](const store::Reader& r) {
-        return std::pair{r.latest_crl(), r.revocation_counter()};
+    auto [record, counter] = store_.read([id](const store::Reader& r) {
+        return std::pair{r.latest_crl(id), r.issuer_revocation_counter(id)};
     });
     {
         std::lock_guard lock(mutex_);
@@ -152,7 +159,7 @@ bool CrlPublisher::renew_lease() {
     using namespace std::chrono;
     const auto now = duration_cast<milliseconds>(clock_.now().time_since_epoch());
     bool held = store_.write([&](store::Writer& w) {
-        return w.take_lease(signer_lease, schedule_.node, now, duration_cast<milliseconds>(schedule_.lease));
+        return w.take_lease(signer_lease_name(schedule_.issuer_id), schedule_.node, now, duration_cast<milliseconds>(schedule_.lease));
     });
     std::lock_guard lock(mutex_);
     signer_ = held;
@@ -186,7 +193,8 @@ std::chrono::milliseconds CrlPublisher::tick() {
         std::lock_guard lock(mutex_);
         if (!due_ && current_) {
             // A revocation by another process (edgeca revoke) shows in the counter.
-            int64_t counter = store_.read([](const store::Reader& r) { return r.revocation_counter(); });
+            const int64_t id = schedule_.issuer_id;
+            int64_t counter = store_.read([id](const store::Reader& r) { return r.issuer_revocation_counter(id); });
             if (counter != current_->revocations) due_ = steady_clock::now() + schedule_.publish_delay;
         }
         due = (due_ && steady_clock::now() >= *due_) || !current_ || needs_refresh(*current_, clock_.now());
@@ -206,7 +214,8 @@ void CrlPublisher::publish() {
         due_.reset();
     }
     auto crl = std::make_shared<PublishedCrl>(sign_crl(store_, issuer_, key_, now, now + schedule_.validity,
-                                                       schedule_.history, rng_, "edgeca:crl"));
+                                                       schedule_.history, rng_, "edgeca:crl",
+                                                       schedule_.issuer_id));
     write_crl_files(directory_, *crl);
     std::lock_guard lock(mutex_);
     current_ = std::move(crl);

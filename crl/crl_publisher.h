@@ -23,7 +23,7 @@ struct PublishedCrl {
     ca::Time this_update{};
     ca::Time next_update{};
     int64_t entries = 0;
-    int64_t revocations = 0;  // the store's revocation counter it covers
+    int64_t revocations = 0;  // the store's revocation counter of its issuer that it covers
     std::vector<uint8_t> der;
     std::string pem;
 };
@@ -35,7 +35,11 @@ struct PublishedCrl {
 PublishedCrl sign_crl(store::Store& store, const Botan::X509_Certificate& issuer,
                       const Botan::Private_Key& key, ca::Time this_update,
                       ca::Time next_update, int history, Botan::RandomNumberGenerator& rng,
-                      const std::string& actor);
+                      const std::string& actor, int64_t issuer_id = 1);
+
+// The lease under which nodes sign issuer `issuer_id`'s CRLs: "crl-signer" for issuer 1 (as
+// before several issuers), "crl-signer/N" for issuer N.
+std::string signer_lease_name(int64_t issuer_id);
 
 // The PEM of a CRL's DER ("X509 CRL", 64 characters a line).
 std::string crl_pem(const std::vector<uint8_t>& der);
@@ -52,6 +56,8 @@ struct CrlSchedule {
     // `lease` and renewed at every tick; the others serve what it signs.
     std::string node = "edgeca";
     std::chrono::seconds lease{30};
+    // Whose CRLs: each issuer has its own number sequence, lease and files.
+    int64_t issuer_id = 1;
 };
 
 // Keeps the issuing CA's CRL fresh: a new one at most `publish_delay` after a revocation

@@ -9,7 +9,7 @@ namespace {
 constexpr std::string_view certificate_columns =
     "id, serial, profile, subject, common_name, product_key, device_key, asset_id, spki_sha256, "
     "fingerprint_sha256, not_before, not_after, issued_at, requester, der, revoked_at, "
-    "revocation_reason, revoked_by";
+    "revocation_reason, revoked_by, issuer_id";
 
 CertificateRecord certificate_from_row(const Statement& row) {
     CertificateRecord record;
@@ -31,6 +31,7 @@ CertificateRecord certificate_from_row(const Statement& row) {
     record.revoked_at = row.optional_time(15);
     if (auto reason = row.optional_integer(16)) record.revocation_reason = static_cast<int>(*reason);
     record.revoked_by = row.optional_text(17);
+    record.issuer_id = row.integer(18);
     return record;
 }
 
@@ -132,8 +133,8 @@ int64_t Writer::insert_certificate(const CertificateRecord& record) {
     auto statement = db_.prepare(
         "INSERT INTO certificates (serial, profile, subject, common_name, product_key, "
         "device_key, asset_id, spki_sha256, fingerprint_sha256, not_before, not_after, "
-        "issued_at, requester, der) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, "
-        "?13, ?14) RETURNING id");
+        "issued_at, requester, der, issuer_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+        "?11, ?12, ?13, ?14, ?15) RETURNING id");
     statement.bind(1, record.serial)
         .bind(2, record.profile)
         .bind(3, record.subject)
@@ -147,7 +148,8 @@ int64_t Writer::insert_certificate(const CertificateRecord& record) {
         .bind(11, record.not_after)
         .bind(12, record.issued_at)
         .bind(13, record.requester)
-        .bind(14, record.der);
+        .bind(14, record.der)
+        .bind(15, record.issuer_id);
     statement.step();
     const int64_t id = statement.integer(0);
     statement.run();

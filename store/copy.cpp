@@ -11,7 +11,7 @@ namespace {
 // Every table, parents before the tables that refer to them.
 const std::vector<std::string>& copy_order() {
     static const std::vector<std::string> order = {
-        "products", "devices",     "certificates", "key_bindings",      "idempotency_keys",
+        "issuers",  "products", "devices",     "certificates", "key_bindings",      "idempotency_keys",
         "apps",     "access_tokens", "access_list", "enrollment_tokens", "enos_calls",
         "audit_log", "audit_checkpoints", "crls",  "meta",              "leases"};
     return order;

@@ -36,6 +36,7 @@ struct CertificateRecord {
     std::optional<Time> revoked_at;
     std::optional<int> revocation_reason;  // RFC 5280 CRLReason code
     std::optional<std::string> revoked_by;
+    int64_t issuer_id = 1;  // the issuing CA that signed it (IssuerRecord::id)
 
     CertificateStatus status_at(Time now) const {
         if (revoked_at) return CertificateStatus::revoked;
@@ -112,6 +113,25 @@ struct CrlRecord {
     int64_t entries = 0;
     int64_t revocations = 0;    // the revocation counter it was built at
     std::vector<uint8_t> der;  // empty once pruned from the history
+    int64_t issuer_id = 1;     // whose CRL: each issuer numbers its own
+};
+
+// One issuing CA of this authority. New certificates come from the newest one not retired;
+// each one not retired signs its own CRLs.
+struct IssuerRecord {
+    int64_t id = 0;  // 1 for the CA edgeca install put in place, then 2, 3...
+    std::vector<uint8_t> der;
+    std::string subject;      // RFC 4514
+    std::string spki_sha256;  // hex
+    Time not_after{};
+    Time activated_at{};
+    std::optional<Time> retired_at;
+};
+
+// How many certificates an issuer signed, and how many of them have not expired yet.
+struct IssuerUsage {
+    int64_t issued = 0;
+    int64_t unexpired = 0;
 };
 
 // A product (EnOS productKey): the most a certificate of its devices may last, and whether

@@ -7,9 +7,11 @@ namespace edgeca::store {
 namespace {
 
 constexpr const char* revocation_counter_key = "revocations";
+// "revocations/N": the counter of issuer N's certificates alone.
+constexpr const char* issuer_counter_prefix = "revocations/";
 
 CrlRecord crl_from_row(const Statement& row) {
-    return {row.integer(0), row.time(1), row.time(2), row.integer(3), row.integer(4), row.blob(5)};
+    return {row.integer(0), row.time(1), row.time(2), row.integer(3), row.integer(4), row.blob(5), row.integer(6)};
 }
 
 }  // namespace
@@ -34,6 +36,11 @@ bool Writer::revoke_certificate(int64_t id, Time at, int reason, const std::stri
                 "ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(meta.value AS BIGINT) + 1 AS TEXT)")
         .bind(1, revocation_counter_key)
         .run();
+    db_.prepare("INSERT INTO meta (key, value) SELECT 'revocations/' || CAST(issuer_id AS TEXT), '1' "
+                "FROM certificates WHERE id = ?1 "
+                "ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(meta.value AS BIGINT) + 1 AS TEXT)")
+        .bind(1, id)
+        .run();
     return true;
 }
 
@@ -42,12 +49,18 @@ int64_t Reader::revocation_counter() const {
     return value ? std::stoll(*value) : 0;
 }
 
-void Reader::each_revoked_entry(Time now, const std::function<void(RevokedEntry&&)>& visit) const {
+int64_t Reader::issuer_revocation_counter(int64_t issuer_id) const {
+    auto value = meta(issuer_counter_prefix + std::to_string(issuer_id));
+    return value ? std::stoll(*value) : 0;
+}
+
+void Reader::each_revoked_entry(Time now, const std::function<void(RevokedEntry&&)>& visit,
+                                int64_t issuer_id) const {
     auto statement = db_.prepare(fmt::format(
         "SELECT serial, revoked_at, revocation_reason FROM certificates {} "
-        "WHERE revoked_at IS NOT NULL AND not_after >= ?1 ORDER BY revoked_at",
+        "WHERE issuer_id = ?2 AND revoked_at IS NOT NULL AND not_after >= ?1 ORDER BY revoked_at",
         db_.index_hint("certificates_revoked")));
-    statement.bind(1, now);
+    statement.bind(1, now).bind(2, issuer_id);
     while (statement.step()) {
         auto serial = statement.blob_view(0);
         visit(RevokedEntry{{serial.begin(), serial.end()}, statement.time(1),
@@ -70,33 +83,38 @@ void Reader::each_revocation(const std::function<void(RevokedEntry&&)>& visit) c
     }
 }
 
-std::optional<CrlRecord> Reader::latest_crl() const {
+std::optional<CrlRecord> Reader::latest_crl(int64_t issuer_id) const {
     auto statement = db_.prepare(
-        "SELECT number, this_update, next_update, entries, revocations, der FROM crls "
-        "WHERE der IS NOT NULL ORDER BY number DESC LIMIT 1");
+        "SELECT number, this_update, next_update, entries, revocations, der, issuer_id FROM crls "
+        "WHERE issuer_id = ?1 AND der IS NOT NULL ORDER BY number DESC LIMIT 1");
+    statement.bind(1, issuer_id);
     if (!statement.step()) return std::nullopt;
     return crl_from_row(statement);
 }
 
-int64_t Reader::last_crl_number() const {
-    auto statement = db_.prepare("SELECT coalesce(max(number), 0) FROM crls");
+int64_t Reader::last_crl_number(int64_t issuer_id) const {
+    auto statement = db_.prepare("SELECT coalesce(max(number), 0) FROM crls WHERE issuer_id = ?1");
+    statement.bind(1, issuer_id);
     statement.step();
     return statement.integer(0);
 }
 
 void Writer::insert_crl(const CrlRecord& crl, int keep) {
-    db_.prepare("INSERT INTO crls (number, this_update, next_update, entries, revocations, der) "
-                "VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+    db_.prepare("INSERT INTO crls (number, this_update, next_update, entries, revocations, der, issuer_id) "
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
         .bind(1, crl.number)
         .bind(2, crl.this_update)
         .bind(3, crl.next_update)
         .bind(4, crl.entries)
         .bind(5, crl.revocations)
         .bind(6, crl.der)
+        .bind(7, crl.issuer_id)
         .run();
-    db_.prepare("UPDATE crls SET der = NULL WHERE der IS NOT NULL AND number <= CAST(?1 AS BIGINT) - CAST(?2 AS BIGINT)")
+    db_.prepare("UPDATE crls SET der = NULL WHERE issuer_id = ?3 AND der IS NOT NULL AND "
+                "number <= CAST(?1 AS BIGINT) - CAST(?2 AS BIGINT)")
         .bind(1, crl.number)
         .bind(2, static_cast<int64_t>(keep))
+        .bind(3, crl.issuer_id)
         .run();
 }
 

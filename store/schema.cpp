@@ -215,6 +215,47 @@ CREATE TABLE leases (
     expires_at_ms INTEGER NOT NULL
 );
 )sql"},
+        {10, "several issuers: each certificate and each CRL belongs to one issuing CA", R"sql(
+-- The issuing CAs of this authority, oldest first. Issuer 1 is the one edgeca install put in
+-- place; a rotation adds the next (edgeca issuer activate). New certificates come from the
+-- newest one; each one not retired keeps signing its own CRLs.
+CREATE TABLE issuers (
+    id INTEGER PRIMARY KEY CHECK (id > 0),
+    der BLOB NOT NULL,
+    subject TEXT NOT NULL,
+    spki_sha256 TEXT NOT NULL UNIQUE,
+    not_after INTEGER NOT NULL,
+    activated_at INTEGER NOT NULL,
+    retired_at INTEGER
+);
+-- A constant default: the column is added without rewriting the rows.
+ALTER TABLE certificates ADD COLUMN issuer_id INTEGER NOT NULL DEFAULT 1;
+-- Each issuer's CRL reads only its own revoked rows, from the index alone.
+DROP INDEX certificates_revoked;
+CREATE INDEX certificates_revoked
+    ON certificates(issuer_id, revoked_at, serial, revocation_reason, not_after)
+    WHERE revoked_at IS NOT NULL;
+-- "How many of this issuer's certificates are unexpired" (issuer list, issuer retire).
+CREATE INDEX certificates_issuer ON certificates(issuer_id, not_after);
+-- Each issuer has its own CRL number sequence: the key becomes (issuer_id, number), which
+-- SQLite only gets by rebuilding the table (a small one: the CRL history).
+CREATE TABLE crls_by_issuer (
+    number INTEGER NOT NULL CHECK (number > 0),
+    this_update INTEGER NOT NULL,
+    next_update INTEGER NOT NULL,
+    entries INTEGER NOT NULL,
+    der BLOB,
+    revocations INTEGER NOT NULL DEFAULT 0,
+    issuer_id INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (issuer_id, number)
+);
+INSERT INTO crls_by_issuer (number, this_update, next_update, entries, der, revocations, issuer_id)
+    SELECT number, this_update, next_update, entries, der, revocations, 1 FROM crls;
+DROP TABLE crls;
+ALTER TABLE crls_by_issuer RENAME TO crls;
+-- Each issuer counts its own revocations (meta 'revocations/N'); every one so far was issuer 1's.
+INSERT INTO meta (key, value) SELECT 'revocations/1', value FROM meta WHERE key = 'revocations';
+)sql"},
     };
     return all;
 }
@@ -377,6 +418,27 @@ CREATE TABLE leases (
     holder TEXT NOT NULL,
     expires_at_ms BIGINT NOT NULL
 );
+)sql"},
+        {10, "several issuers: each certificate and each CRL belongs to one issuing CA", R"sql(
+CREATE TABLE issuers (
+    id BIGINT PRIMARY KEY CHECK (id > 0),
+    der BYTEA NOT NULL,
+    subject TEXT NOT NULL,
+    spki_sha256 TEXT NOT NULL UNIQUE,
+    not_after BIGINT NOT NULL,
+    activated_at BIGINT NOT NULL,
+    retired_at BIGINT
+);
+ALTER TABLE certificates ADD COLUMN issuer_id BIGINT NOT NULL DEFAULT 1;
+DROP INDEX certificates_revoked;
+CREATE INDEX certificates_revoked
+    ON certificates(issuer_id, revoked_at, serial, revocation_reason, not_after)
+    WHERE revoked_at IS NOT NULL;
+CREATE INDEX certificates_issuer ON certificates(issuer_id, not_after);
+ALTER TABLE crls ADD COLUMN issuer_id BIGINT NOT NULL DEFAULT 1;
+ALTER TABLE crls DROP CONSTRAINT crls_pkey;
+ALTER TABLE crls ADD PRIMARY KEY (issuer_id, number);
+INSERT INTO meta (key, value) SELECT 'revocations/1', value FROM meta WHERE key = 'revocations';
 )sql"},
     };
     return all;

@@ -60,11 +60,23 @@ public:
 
     // Every revoked certificate still unexpired at `now`, in revocation order; the cost follows
     // the number of revoked entries (a covering index), not the certificates ever issued.
-    void each_revoked_entry(Time now, const std::function<void(RevokedEntry&&)>& visit) const;
+    // Only the certificates of issuer `issuer_id`: each issuer's CRL lists its own.
+    void each_revoked_entry(Time now, const std::function<void(RevokedEntry&&)>& visit,
+                            int64_t issuer_id = 1) const;
     // How many revocations were ever recorded: grows by one with each.
     int64_t revocation_counter() const;
-    std::optional<CrlRecord> latest_crl() const;  // the newest one that still has its DER
-    int64_t last_crl_number() const;              // 0 before the first CRL
+    // The same for the certificates of issuer `issuer_id` alone: its CRL is due again only when
+    // this grows, not on another issuer's revocations.
+    int64_t issuer_revocation_counter(int64_t issuer_id) const;
+    // Of issuer `issuer_id`'s CRLs: the newest one that still has its DER, the last number
+    // (0 before the first).
+    std::optional<CrlRecord> latest_crl(int64_t issuer_id = 1) const;
+    int64_t last_crl_number(int64_t issuer_id = 1) const;
+
+    // Every issuing CA ever activated, oldest first.
+    std::vector<IssuerRecord> issuers() const;
+    std::optional<IssuerRecord> issuer(int64_t id) const;
+    IssuerUsage issuer_usage(int64_t id, Time now) const;
 
     std::optional<ProductRecord> product(const std::string& product_key) const;
     std::vector<ProductRecord> products() const;
@@ -127,6 +139,10 @@ public:
     // Records a signed CRL. Throws StoreError with constraint_violation() when its number is
     // taken: a CRL number is never used twice. Keeps the DER of the newest `keep` CRLs only.
     void insert_crl(const CrlRecord& crl, int keep);
+    // Throws StoreError with constraint_violation() when the id or the key is recorded already.
+    void insert_issuer(const IssuerRecord& issuer);
+    // Marks an issuer retired at `at`; false when it is unknown or retired already.
+    bool retire_issuer(int64_t id, Time at);
     // Throw StoreError with constraint_violation() when the key already exists.
     void insert_product(const ProductRecord& product);
     void insert_device(const DeviceRecord& device);

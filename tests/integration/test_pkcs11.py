@@ -296,6 +296,9 @@ class TokenKeysTest(SoftHsmTest):
         self.assertExit(ca.edgeca("crl", env={"EDGECA_PKCS11_PIN": "wrong"}), 5, "pkcs11_pin_wrong")
         with open(config, "w") as f:
             f.write(good_config)
+        # Rotation makes file keys only: a directory whose key is in a token is refused, nothing made.
+        self.assertExit(ca.edgeca("issuer new"), 4, "issuer_rotation_token_unsupported")
+        self.assertFalse(os.path.exists(os.path.join(ca.dir, "issuers")))
 
         ca.start(expect_ready=False, *["--pin-file", self.wrong_pin_file])
         self.assertEqual(ca.process.wait(timeout=60), 5)
