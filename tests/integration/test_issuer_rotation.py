@@ -19,6 +19,8 @@ CONFIG = SERVICE_CONFIG + """
 [crl]
 publish_delay = "1s"
 """
+EDGE_TRUST_UPDATE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "pki-samples",
+                                 "edge-trust-update")
 NON_CA_EXTENSIONS = "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
 
 
@@ -245,6 +247,27 @@ class IssuerRotationTest(RotationMixin, unittest.TestCase):
         self.assertTrue(verifies(ca.root_pem, cert, admin2[0]))
         status, _, body = ca.request("GET", "/v1/products", cert=admin2[0], key=admin2[1])
         self.assertEqual(status, 200, body)
+
+        # An edge following the CA with edge-trust-update takes both issuers' CRLs, each checked
+        # against its own issuing CA, and refuses the revoked certificate of each generation.
+        trust_dir, crl_dir = self.space.path("edge-trust"), self.space.path("edge-crl")
+        os.makedirs(trust_dir)
+        with open(os.path.join(trust_dir, "root.pem"), "w") as f:
+            f.write(open(ca.root_pem).read())
+        updated = run([EDGE_TRUST_UPDATE, "--url", f"http://127.0.0.1:{ca.public_port}", "--trust-dir", trust_dir,
+                       "--crl-dir", crl_dir], timeout=120)
+        self.assertEqual(updated.returncode, 0, updated.stdout + updated.stderr)
+        self.assertIn("installed crls.pem (2 issuing CAs)", updated.stderr)
+        self.assertIn(before_serial, crl_serials(os.path.join(crl_dir, "crl.pem")))
+        per_issuer = sorted(n for n in os.listdir(crl_dir) if re.fullmatch(r"crl-[0-9a-f]{16}\.pem", n))
+        self.assertEqual(len(per_issuer), 2, os.listdir(crl_dir))
+        installed = os.path.join(crl_dir, "crls.pem")
+        self.assertEqual(open(installed).read().count("BEGIN X509 CRL"), 2)
+        for leaf in (before, after):
+            checked = run(["openssl", "verify", "-crl_check", "-CAfile", cafile, "-CRLfile", installed, leaf])
+            self.assertIn("certificate revoked", checked.stdout + checked.stderr)
+        kept = run(["openssl", "verify", "-crl_check", "-CAfile", cafile, "-CRLfile", installed, admin2[0]])
+        self.assertEqual(kept.returncode, 0, kept.stdout + kept.stderr)
 
     def test_3_retire_waits_for_the_last_certificate_to_expire(self):
         ca = self.ca
