@@ -177,7 +177,23 @@ std::shared_ptr<const IssuerIdentity> IssuingAuthority::issuer() const {
 void IssuingAuthority::use_issuer(IssuerIdentity issuer) {
     auto next = std::make_shared<const IssuerIdentity>(std::move(issuer));
     std::lock_guard lock(issuer_mutex_);
+    known_issuers_[issuer_->id] = issuer_;
     issuer_ = std::move(next);
+}
+
+void IssuingAuthority::know_issuer(std::shared_ptr<const IssuerIdentity> issuer) {
+    std::lock_guard lock(issuer_mutex_);
+    known_issuers_[issuer->id] = std::move(issuer);
+}
+
+std::string IssuingAuthority::chain_of(int64_t id, const IssuerIdentity& active) const {
+    if (id == active.id) return active.chain_pem();
+    std::shared_ptr<const IssuerIdentity> known;
+    {
+        std::lock_guard lock(issuer_mutex_);
+        if (auto found = known_issuers_.find(id); found != known_issuers_.end()) known = found->second;
+    }
+    return known ? known->chain_pem() : active.chain_pem();
 }
 
 IssuedCertificate IssuingAuthority::issue(const Caller& caller, const IssuanceRequest& request) {
@@ -196,7 +212,7 @@ IssuedCertificate IssuingAuthority::issue(const Caller& caller, const IssuanceRe
                 auto record = store_.read(
                     [&](const store::Reader& r) { return r.certificate_by_id(prior->certificate_id); });
                 return {*record, encode_pem(record->der, "CERTIFICATE"), true, principal_of(*record),
-                        decision.issuer->chain_pem()};
+                        chain_of(record->issuer_id, *decision.issuer)};
             }
         }
         return sign_and_record(caller, request, decision, now);
@@ -612,7 +628,7 @@ IssuedCertificate IssuingAuthority::sign_and_record(const Caller& caller,
                         }
                         auto earlier = w.certificate_by_id(prior->certificate_id);
                         replay = IssuedCertificate{*earlier, encode_pem(earlier->der, "CERTIFICATE"),
-                                                   true, std::nullopt, d.issuer->chain_pem()};
+                                                   true, std::nullopt, chain_of(earlier->issuer_id, *d.issuer)};
                         return;
                     }
                 }

@@ -4,6 +4,7 @@
 
 #include <botan/rng.h>
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -73,6 +74,9 @@ public:
     std::shared_ptr<const IssuerIdentity> issuer() const;
     // Makes `issuer` the active issuing CA: requests that start from now on are signed with it.
     void use_issuer(IssuerIdentity issuer);
+    // Makes an issuing CA that is not the active one known, so that an idempotent repeat of a
+    // request it answered is answered with its chain.
+    void know_issuer(std::shared_ptr<const IssuerIdentity> issuer);
     const IssuancePolicy& policy() const { return policy_; }
 
 private:
@@ -103,8 +107,12 @@ private:
     const Clock& clock_;
     Botan::RandomNumberGenerator& rng_;
     IssuancePolicy policy_;
+    // The chain of issuing CA `id` when it is known, else the active one's.
+    std::string chain_of(int64_t id, const IssuerIdentity& active) const;
+
     mutable std::mutex issuer_mutex_;
     std::shared_ptr<const IssuerIdentity> issuer_;
+    std::map<int64_t, std::shared_ptr<const IssuerIdentity>> known_issuers_;
     SignatureVerifier verifier_;
 };
 

@@ -53,6 +53,7 @@ void ServedIssuers::sync() {
             if (!identity) continue;
             loaded_.emplace(record.id, identity);
             crls_.add(identity);
+            authority_.know_issuer(identity);
             if (record.id != 1) on_loaded_(*identity);
             api::log_event({{"event", "issuer_loaded"}, {"issuer_id", record.id},
                             {"subject", ca::to_rfc4514(identity->certificate.subject_dn())}});

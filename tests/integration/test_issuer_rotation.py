@@ -181,6 +181,13 @@ class IssuerRotationTest(RotationMixin, unittest.TestCase):
         ca = self.ca
         before, before_serial, _ = self.issue_client("before-rotation")
         self.assertTrue(verifies(ca.root_pem, ca.certificate, before))
+        # An idempotent request answered by issuer 1, to be repeated after the rotation.
+        admin_cert, admin_key = ca.admin()
+        _, csr = self.space.make_key_and_csr("idempotent", "/CN=idempotent")
+        idempotent = {"csr": open(csr).read(), "profile": "client"}
+        status, _, first = ca.request("POST", "/v1/certificates", idempotent, cert=admin_cert, key=admin_key,
+                                      headers={"Idempotency-Key": "rotation-repeat"})
+        self.assertEqual(status, 201, first)
         cert = ca.test.path("issuer-2-cert.pem")
         if not os.path.exists(os.path.join(ca.dir, "issuers", "2", "issuer.key")):
             new_issuer(self, ca)
@@ -193,6 +200,13 @@ class IssuerRotationTest(RotationMixin, unittest.TestCase):
         self.assertTrue(verifies(ca.root_pem, cert, after))
         self.assertFalse(verifies(ca.root_pem, ca.certificate, after))
         self.assertIn(open(cert).read().strip(), body["chain"])
+        # The repeat is answered with the first certificate and the chain of issuer 1, its signer.
+        status, _, repeat = ca.request("POST", "/v1/certificates", idempotent, cert=admin_cert, key=admin_key,
+                                       headers={"Idempotency-Key": "rotation-repeat"})
+        self.assertIn(status, (200, 201), repeat)
+        self.assertEqual(repeat["serial"], first["serial"])
+        self.assertIn(open(ca.certificate).read().strip(), repeat["chain"])
+        self.assertNotIn(open(cert).read().strip(), repeat["chain"])
         text = x509_text(after)
         self.assertRegex(text, r"URI:http://127\.0\.0\.1:\d+/crl/2\s")
         self.assertRegex(x509_text(before), r"URI:http://127\.0\.0\.1:\d+/crl\s")
