@@ -396,3 +396,39 @@ SERVICE_CONFIG = """
 [profiles.hub]
 allowed_domains = ["localhost", "hub.test.example"]
 """
+
+
+class StaticServer:
+    """A plain HTTP server on loopback answering GET PATH with files[PATH] (bytes; else 404).
+    `files` may change while it serves. A context manager; close() stops it."""
+
+    def __init__(self, files):
+        import http.server
+        import threading
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = files.get(self.path)
+                self.send_response(200 if body is not None else 404)
+                self.end_headers()
+                if body is not None:
+                    self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=30)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

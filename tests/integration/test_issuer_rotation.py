@@ -3,8 +3,6 @@ runs. New certificates come from the newest issuer; every issuer not retired kee
 CRL (own number sequence, own distribution point); a revocation lands on its own issuer's CRL
 only; refusals change nothing; concurrent issuance never fails across the switch; mosquitto with
 both issuing CAs and /crls.pem lets in edges of both generations and refuses a revoked one of each."""
-import contextlib
-import http.server
 import itertools
 import os
 import re
@@ -13,7 +11,7 @@ import threading
 import time
 import unittest
 
-from harness import (IssuingCA, RootCeremony, SERVICE_CONFIG, SharedWorkspace, TempDirTestCase,
+from harness import (IssuingCA, RootCeremony, SERVICE_CONFIG, SharedWorkspace, StaticServer, TempDirTestCase,
                      assert_crl_signed_by, openssl, run, x509_text)
 from mqtt_support import Broker, MqttIdentity
 
@@ -40,31 +38,6 @@ def after_expiry_of(issuing_ca_cert):
     end = openssl("x509", "-in", issuing_ca_cert, "-noout", "-enddate").stdout.strip().split("=", 1)[1]
     days = int((time.mktime(time.strptime(end, "%b %d %H:%M:%S %Y %Z")) - time.time()) / 86400) + 2
     return {"LD_PRELOAD": libfaketime(), "FAKETIME": f"+{days}d", "FAKETIME_DONT_RESET": "1"}
-
-
-@contextlib.contextmanager
-def serving(files):
-    """A plain HTTP server on loopback answering GET PATH with files[PATH] (else 404)."""
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            body = files.get(self.path)
-            self.send_response(200 if body is not None else 404)
-            self.end_headers()
-            if body is not None:
-                self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=30)
 
 
 def pending_csr(ca, issuer_id):
@@ -322,9 +295,9 @@ class IssuerRotationTest(RotationMixin, unittest.TestCase):
             if status == 200:
                 served[path] = body
         served["/crls.pem"] = ca.request("GET", "/crls.pem", tls=False)[2] + forged
-        with serving(served) as url:
+        with StaticServer(served) as server:
             forged_dir = self.space.path("edge-crl-forged")
-            refused = run([EDGE_TRUST_UPDATE, "--url", url, "--trust-dir", trust_dir, "--crl-dir", forged_dir], timeout=120)
+            refused = run([EDGE_TRUST_UPDATE, "--url", server.url, "--trust-dir", trust_dir, "--crl-dir", forged_dir], timeout=120)
         self.assertEqual(refused.returncode, 5, refused.stdout + refused.stderr)
         self.assertIn("Stranger CRL Root", refused.stderr)
         self.assertEqual(open(os.path.join(forged_dir, "crls.pem")).read(), open(installed).read())

@@ -3,16 +3,14 @@ CA publishes them (edgeca trust add, GET /trust.pem, /ca.pem); an edge trusting 
 follows with pki-samples/edge-trust-update, and refuses forged bundles. OpenSSL, Go crypto/x509
 and Java PKIX build paths through the links, in both directions."""
 import hashlib
-import http.server
 import os
 import re
 import shutil
-import threading
 import time
 import unittest
 
-from harness import (ROOT_PASSPHRASE, IssuingCA, on_terminal, RootCeremony, SharedWorkspace, TempDirTestCase, binary,
-                     openssl, run, x509_text)
+from harness import (ROOT_PASSPHRASE, IssuingCA, on_terminal, RootCeremony, SharedWorkspace, StaticServer,
+                     TempDirTestCase, binary, openssl, run, x509_text)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEERS = os.path.join(HERE, "..", "peers")
@@ -509,29 +507,12 @@ class ForgedBundleTest(TempDirTestCase):
         cls.new_root = os.path.join(new_dir, "root.pem")
         cls.link = os.path.join(new_dir, "link-old-with-new.pem")
         cls.served = {}
-        served = cls.served
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                body = served.get(self.path)
-                self.send_response(200 if body is not None else 404)
-                self.end_headers()
-                if body is not None:
-                    self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        cls.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        cls.thread = threading.Thread(target=cls.server.serve_forever, daemon=True)
-        cls.thread.start()
-        cls.url = f"http://127.0.0.1:{cls.server.server_address[1]}"
+        cls.server = StaticServer(cls.served)
+        cls.url = cls.server.url
 
     @classmethod
     def tearDownClass(cls):
-        cls.server.shutdown()
-        cls.server.server_close()
-        cls.thread.join(timeout=30)
+        cls.server.close()
         cls.space.close()
 
     def serve_bundle(self, *paths):
