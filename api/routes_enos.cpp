@@ -102,7 +102,7 @@ std::string cert_sn(const store::CertificateRecord& r) { return std::to_string(r
 
 json issued_data(Context& c, const ca::IssuedCertificate& issued) {
     return {{"cert", issued.certificate_pem},
-            {"caCert", issued.chain_pem},
+            {"caCert", issued.issuer->chain_pem()},
             {"certSN", cert_sn(issued.record)},
             {"certChainURL", c.settings.chain_url},
             {"issueAuthority", "RSA"}};

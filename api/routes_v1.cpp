@@ -121,7 +121,7 @@ void issue_certificate(Engine& engine, const httplib::Request& req, httplib::Res
         {"profile", r.profile},
         {"subject", r.subject},
         {"certificate", issued.certificate_pem},
-        {"chain", issued.chain_pem},
+        {"chain", issued.issuer->chain_pem()},
         {"not_before", ca::to_rfc3339(r.not_before)},
         {"not_after", ca::to_rfc3339(r.not_after)},
         {"fingerprint_sha256", r.fingerprint_sha256},

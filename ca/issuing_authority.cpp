@@ -186,14 +186,12 @@ void IssuingAuthority::know_issuer(std::shared_ptr<const IssuerIdentity> issuer)
     known_issuers_[issuer->id] = std::move(issuer);
 }
 
-std::string IssuingAuthority::chain_of(int64_t id, const IssuerIdentity& active) const {
-    if (id == active.id) return active.chain_pem();
-    std::shared_ptr<const IssuerIdentity> known;
-    {
-        std::lock_guard lock(issuer_mutex_);
-        if (auto found = known_issuers_.find(id); found != known_issuers_.end()) known = found->second;
-    }
-    return known ? known->chain_pem() : active.chain_pem();
+std::shared_ptr<const IssuerIdentity> IssuingAuthority::issuer_of(int64_t id,
+                                                                 std::shared_ptr<const IssuerIdentity> active) const {
+    if (id == active->id) return active;
+    std::lock_guard lock(issuer_mutex_);
+    auto found = known_issuers_.find(id);
+    return found != known_issuers_.end() ? found->second : active;
 }
 
 IssuedCertificate IssuingAuthority::issue(const Caller& caller, const IssuanceRequest& request) {
@@ -212,7 +210,7 @@ IssuedCertificate IssuingAuthority::issue(const Caller& caller, const IssuanceRe
                 auto record = store_.read(
                     [&](const store::Reader& r) { return r.certificate_by_id(prior->certificate_id); });
                 return {*record, encode_pem(record->der, "CERTIFICATE"), true, principal_of(*record),
-                        chain_of(record->issuer_id, *decision.issuer)};
+                        issuer_of(record->issuer_id, decision.issuer)};
             }
         }
         return sign_and_record(caller, request, decision, now);
@@ -628,7 +626,7 @@ IssuedCertificate IssuingAuthority::sign_and_record(const Caller& caller,
                         }
                         auto earlier = w.certificate_by_id(prior->certificate_id);
                         replay = IssuedCertificate{*earlier, encode_pem(earlier->der, "CERTIFICATE"),
-                                                   true, std::nullopt, chain_of(earlier->issuer_id, *d.issuer)};
+                                                   true, std::nullopt, issuer_of(earlier->issuer_id, d.issuer)};
                         return;
                     }
                 }
@@ -674,7 +672,7 @@ IssuedCertificate IssuingAuthority::sign_and_record(const Caller& caller,
             }
             std::optional<std::string> principal;
             if (d.grant) principal = d.grant->principal;
-            return {record, encode_pem(record.der, "CERTIFICATE"), false, principal, d.issuer->chain_pem()};
+            return {record, encode_pem(record.der, "CERTIFICATE"), false, principal, d.issuer};
         } catch (const store::StoreError& e) {
             // Only a serial collision is worth a new signature; anything else is final.
             if (e.constraint_violation() && attempt < serial_attempts) continue;

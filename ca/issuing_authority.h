@@ -45,8 +45,9 @@ struct IssuedCertificate {
     // The principal the certificate gives API access to, when it gives any (assigned by the CA,
     // never taken from the CSR).
     std::optional<std::string> principal;
-    // The chain of the issuing CA that signed it (the active one at the time).
-    std::string chain_pem;
+    // The issuing CA that signed it (the active one at the time), whose chain_pem() goes with
+    // the certificate; its PEM is made only by a caller that sends it.
+    std::shared_ptr<const IssuerIdentity> issuer;
 };
 
 class IssuingAuthority {
@@ -107,8 +108,8 @@ private:
     const Clock& clock_;
     Botan::RandomNumberGenerator& rng_;
     IssuancePolicy policy_;
-    // The chain of issuing CA `id` when it is known, else the active one's.
-    std::string chain_of(int64_t id, const IssuerIdentity& active) const;
+    // Issuing CA `id` when it is known, else `active`.
+    std::shared_ptr<const IssuerIdentity> issuer_of(int64_t id, std::shared_ptr<const IssuerIdentity> active) const;
 
     mutable std::mutex issuer_mutex_;
     std::shared_ptr<const IssuerIdentity> issuer_;
