@@ -128,7 +128,7 @@ Store Store::create(const StoreLocation& location) {
     Database db = connect(location.url);
     require_empty(db, location);
     migrate(db);
-    return Store(std::move(db));
+    return Store(std::move(db), [url = location.url] { return connect(url); });
 }
 
 Store Store::open(const StoreLocation& location) {
@@ -141,7 +141,7 @@ Store Store::open(const StoreLocation& location) {
                          StoreFailure::missing);
     }
     migrate(db);
-    return Store(std::move(db));
+    return Store(std::move(db), [url = location.url] { return connect(url); });
 }
 
 Store Store::create(const std::filesystem::path& path) {
@@ -151,7 +151,7 @@ Store Store::create(const std::filesystem::path& path) {
     }
     Database db = Database::open_sqlite(path, true);
     migrate(db);
-    return Store(std::move(db));
+    return Store(std::move(db), [path] { return Database::open_sqlite(path, false); });
 }
 
 Store Store::open(const std::filesystem::path& path) {
@@ -160,7 +160,7 @@ Store Store::open(const std::filesystem::path& path) {
     }
     Database db = Database::open_sqlite(path, false);
     migrate(db);
-    return Store(std::move(db));
+    return Store(std::move(db), [path] { return Database::open_sqlite(path, false); });
 }
 
 int Store::schema_version() const {
@@ -171,6 +171,32 @@ int Store::schema_version() const {
 std::string Store::integrity_check() const {
     std::lock_guard lock(*mutex_);
     return db_.connection().integrity_check();
+}
+
+Store::ReaderLease::ReaderLease(Readers& readers) : readers_(readers) {
+    std::unique_lock lock(readers.mutex);
+    readers.returned.wait(lock, [&] { return !readers.idle.empty() || readers.count < max_readers; });
+    if (!readers.idle.empty()) {
+        db_ = std::move(readers.idle.back());
+        readers.idle.pop_back();
+        return;
+    }
+    ++readers.count;  // this thread opens one, outside the lock
+    lock.unlock();
+    try {
+        db_ = std::make_unique<Database>(readers.open());
+    } catch (...) {
+        lock.lock();
+        --readers.count;
+        readers.returned.notify_one();
+        throw;
+    }
+}
+
+Store::ReaderLease::~ReaderLease() {
+    std::lock_guard lock(readers_.mutex);
+    readers_.idle.push_back(std::move(db_));
+    readers_.returned.notify_one();
 }
 
 namespace {

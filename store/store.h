@@ -204,12 +204,15 @@ public:
 
     Store(Store&&) = default;
 
-    // Runs `f(const Reader&)` in a read transaction and returns what it returns.
+    // Runs `f(const Reader&)` in a read transaction and returns what it returns. Reads run on
+    // connections of their own (at most `max_readers`, opened when first needed), so that a read
+    // does not wait behind a commit and its fsync; a read sees every write committed before it
+    // began.
     template <typename F>
     auto read(F&& f) const {
-        std::lock_guard lock(*mutex_);
-        ReadScope scope(db_);
-        Reader reader(db_);
+        ReaderLease lease(*readers_);
+        ReadScope scope(lease.db());
+        Reader reader(lease.db());
         return f(static_cast<const Reader&>(reader));
     }
 
@@ -257,9 +260,38 @@ public:
     std::vector<TableRows> copy_from(const Store& from,
                                      const std::function<void(const std::string&, int64_t)>& progress);
 
+    // Connections kept for reads; more readers than this wait for one to be free.
+    static constexpr size_t max_readers = 4;
+
 private:
-    explicit Store(Database db)
-        : db_(std::move(db)), mutex_(std::make_unique<std::mutex>()), group_(std::make_unique<Group>()) {}
+    Store(Database db, std::function<Database()> open_reader)
+        : db_(std::move(db)),
+          mutex_(std::make_unique<std::mutex>()),
+          group_(std::make_unique<Group>()),
+          readers_(std::make_unique<Readers>(std::move(open_reader))) {}
+
+    // The read connections: idle ones, and how many exist.
+    struct Readers {
+        explicit Readers(std::function<Database()> open) : open(std::move(open)) {}
+        std::function<Database()> open;
+        std::mutex mutex;
+        std::condition_variable returned;
+        std::vector<std::unique_ptr<Database>> idle;
+        size_t count = 0;
+    };
+    // One read connection, taken from the idle ones (or opened, or waited for) and given back.
+    class ReaderLease {
+    public:
+        explicit ReaderLease(Readers& readers);
+        ~ReaderLease();
+        ReaderLease(const ReaderLease&) = delete;
+        ReaderLease& operator=(const ReaderLease&) = delete;
+        const Database& db() const { return *db_; }
+
+    private:
+        Readers& readers_;
+        std::unique_ptr<Database> db_;
+    };
 
     struct PendingWrite {
         const std::function<void(Writer&)>* job;
@@ -290,9 +322,10 @@ private:
         const Database& db_;
     };
 
-    Database db_;
+    Database db_;  // the writer's connection
     std::unique_ptr<std::mutex> mutex_;
     std::unique_ptr<Group> group_;
+    std::unique_ptr<Readers> readers_;
 };
 
 }  // namespace edgeca::store

@@ -4,6 +4,8 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 #include "store/schema.h"
@@ -246,6 +248,78 @@ TEST_CASE("writes committed together keep their own outcome: one that throws lea
     auto chain = s.read([](const store::Reader& r) { return r.verify_audit_chain(); });
     CHECK(chain.intact);
     CHECK(chain.entries == committed);
+}
+
+TEST_CASE("a read does not wait behind a commit in progress, and sees what was committed before it began") {
+    test::TempDir dir;
+    auto s = test::fresh_store(dir, "t.db");
+    s.write([](store::Writer& w) { w.insert_certificate(sample_record(1, fmt_fingerprint(0, 1))); });
+
+    // A write holds the writer's connection, its transaction open, until the main thread has read.
+    std::mutex mutex;
+    std::condition_variable changed;
+    bool writing = false;
+    bool read_done = false;
+    bool write_timed_out = false;
+    std::thread writer([&] {
+        s.write([&](store::Writer& w) {
+            auto second = sample_record(2, fmt_fingerprint(0, 2));
+            second.device_key = "SN-2";
+            w.insert_certificate(second);
+            std::unique_lock lock(mutex);
+            writing = true;
+            changed.notify_all();
+            write_timed_out = !changed.wait_for(lock, 20s, [&] { return read_done; });
+        });
+    });
+    {
+        std::unique_lock lock(mutex);
+        REQUIRE(changed.wait_for(lock, 20s, [&] { return writing; }));
+    }
+    // Under one shared connection this read would wait for the write to give up (20 s) and
+    // then see its row.
+    const int64_t seen = s.read([](const store::Reader& r) { return r.certificate_count(); });
+    {
+        std::lock_guard lock(mutex);
+        read_done = true;
+        changed.notify_all();
+    }
+    writer.join();
+    CHECK_FALSE(write_timed_out);
+    CHECK(seen == 1);
+    CHECK(s.read([](const store::Reader& r) { return r.certificate_count(); }) == 2);
+}
+
+TEST_CASE("many more readers than read connections all finish, each seeing the count only grow") {
+    test::TempDir dir;
+    auto s = test::fresh_store(dir, "t.db");
+    constexpr int readers = 4 * static_cast<int>(store::Store::max_readers);
+    constexpr int writes = 40;
+    std::atomic<bool> writing{true};
+    std::atomic<int> went_back{0};
+    std::atomic<int> reads{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < readers; ++t) {
+        threads.emplace_back([&] {
+            int64_t last = 0;
+            for (int i = 0; i < 200 && (writing || i < 5); ++i) {
+                int64_t now = s.read([](const store::Reader& r) { return r.certificate_count(); });
+                if (now < last) ++went_back;
+                last = now;
+                ++reads;
+            }
+        });
+    }
+    for (int i = 0; i < writes; ++i) {
+        auto record = sample_record(static_cast<uint8_t>(i), fmt_fingerprint(9, i));
+        record.device_key = "SN-" + std::to_string(i);
+        s.write([&](store::Writer& w) { w.insert_certificate(record); });
+    }
+    writing = false;
+    for (auto& t : threads) t.join();
+    CHECK(went_back == 0);
+    CHECK(reads >= readers * 5);
+    CHECK(s.read([](const store::Reader& r) { return r.certificate_count(); }) == writes);
 }
 
 TEST_SUITE_END();
