@@ -10,13 +10,20 @@
 # Each stage prints its own count; the last line, alone, is "tests: N passed, N failed" over all
 # of them, and the exit status is non-zero if anything failed.
 #
+# The sanitizer builds run in the background at the lowest CPU priority while the stage before
+# them tests (build-asan/ during stage 1, build-tsan/ during stages 2 and 3): the integration
+# tests leave much of the CPU idle, waiting on processes, sockets and fsync. The integration
+# tests run their test classes in EDGECA_TEST_JOBS worker processes (default 2).
+#
 # Environment: EDGECA_FUZZ_SECONDS (default 15) is each fuzz target's time;
-# EDGECA_TEST_STAGES (default "main asan fuzz tsan") picks stages, e.g. "main" for a quick run.
+# EDGECA_TEST_STAGES (default "main asan fuzz tsan") picks stages, e.g. "main" for a quick run;
+# EDGECA_TEST_JOBS (default 2) is the integration tests' worker processes.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 stages="${EDGECA_TEST_STAGES:-main asan fuzz tsan}"
 fuzz_seconds="${EDGECA_FUZZ_SECONDS:-15}"
+jobs="${EDGECA_TEST_JOBS:-2}"
 # The integration tests run under the thread sanitizer: those where requests, revocations and
 # CRL publishing race each other inside one `edgeca serve`.
 tsan_patterns=(eight_clients sigterm burst within_the_configured_delay BarrageTest SlowClientsTest IdleConnectionsTest
@@ -56,7 +63,7 @@ run_integration_tests() {
   local build="$1" counts
   shift
   counts=$(mktemp)
-  python3 tests/integration/run.py --build-dir "$build" --counts-file "$counts" "$@"
+  python3 tests/integration/run.py --build-dir "$build" --jobs "$jobs" --counts-file "$counts" "$@"
   if [ -s "$counts" ]; then
     add_counts $(cat "$counts")
   else
@@ -89,6 +96,49 @@ count_sanitizer_reports() {
   echo "$label: reports kept in $sanitizer_reports.kept"
 }
 
+# A build started in the background at the lowest priority, its output kept: DIR TARGET...
+# Sets background_pid; finish_background_build collects it.
+background_log=$(mktemp)
+background_pid=""
+trap 'if [ -n "$background_pid" ]; then kill "$background_pid" 2>/dev/null; fi' EXIT
+start_background_build() {
+  local dir="$1"
+  shift
+  echo "(building $dir in the background, at the lowest priority)"
+  nice -n 19 ninja -C "$dir" "$@" >"$background_log" 2>&1 &
+  background_pid=$!
+}
+# Waits for the background build of DIR; on failure shows its output and builds again in the
+# foreground, so that the errors are the last thing printed. Returns ninja's status.
+finish_background_build() {
+  local dir="$1"
+  shift
+  local status=0
+  wait "$background_pid" || status=$?
+  background_pid=""
+  if [ "$status" -eq 0 ]; then
+    echo "($dir built, at ${SECONDS} s)"
+    return 0
+  fi
+  cat "$background_log"
+  ninja -C "$dir" "$@"
+}
+tsan_targets=(cli/edgeca cli/edgeca-root tests/unit-tests tests/tools/botan-verify tests/tools/pkcs11-export-attempt)
+setup_tsan_build() {
+  if [ ! -f build-tsan/build.ninja ]; then
+    CC=clang CXX=clang++ meson setup build-tsan -Db_sanitize=thread -Dwerror=true --buildtype=debugoptimized >/dev/null
+  fi
+}
+
+if wants asan || wants fuzz; then
+  if [ ! -f build-asan/build.ninja ]; then
+    CC=clang CXX=clang++ meson setup build-asan -Dfuzzing=true -Dwerror=true --buildtype=debugoptimized >/dev/null
+  fi
+  start_background_build build-asan
+elif wants tsan; then
+  setup_tsan_build && start_background_build build-tsan "${tsan_targets[@]}"
+fi
+
 if wants main; then
   stage "build (g++, -Werror)"
   if scripts/build.sh; then
@@ -104,15 +154,15 @@ fi
 
 if wants asan || wants fuzz; then
   stage "build with AddressSanitizer + UndefinedBehaviorSanitizer + fuzzing (clang, build-asan/)"
-  if [ ! -f build-asan/build.ninja ]; then
-    CC=clang CXX=clang++ meson setup build-asan -Dfuzzing=true -Dwerror=true --buildtype=debugoptimized >/dev/null
-  fi
-  if ninja -C build-asan >/dev/null || ninja -C build-asan; then
+  if finish_background_build build-asan; then
     asan_built=yes
   else
     echo "the sanitizer build failed"
     add_counts 0 1
     asan_built=no
+  fi
+  if wants tsan; then
+    setup_tsan_build && start_background_build build-tsan "${tsan_targets[@]}"
   fi
 fi
 
@@ -146,11 +196,7 @@ fi
 
 if wants tsan; then
   stage "build with ThreadSanitizer (clang, build-tsan/)"
-  if [ ! -f build-tsan/build.ninja ]; then
-    CC=clang CXX=clang++ meson setup build-tsan -Db_sanitize=thread -Dwerror=true --buildtype=debugoptimized >/dev/null
-  fi
-  tsan_targets=(cli/edgeca cli/edgeca-root tests/unit-tests tests/tools/botan-verify tests/tools/pkcs11-export-attempt)
-  if ninja -C build-tsan "${tsan_targets[@]}" >/dev/null || ninja -C build-tsan "${tsan_targets[@]}"; then
+  if finish_background_build build-tsan "${tsan_targets[@]}"; then
     export TSAN_OPTIONS="log_path=$sanitizer_reports/tsan:halt_on_error=0:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp"
     export BOTAN_MLOCK_POOL_SIZE=0  # tests/tsan.supp says why
     stage "unit tests under TSan"
@@ -168,6 +214,7 @@ if wants tsan; then
 fi
 
 rmdir "$sanitizer_reports" 2>/dev/null
+rm -f "$background_log"
 echo
 echo "(${SECONDS} s in all)"
 echo "tests: ${passed} passed, ${failed} failed"

@@ -201,11 +201,19 @@ def has_command(name):
 
 
 def free_port():
-    """A loopback port free right now, for a listener whose URL must be known before it starts."""
+    """A loopback port free right now, for a listener whose URL must be known before it starts.
+    Under run.py --jobs N, worker I takes only ports of the blocks of 16 whose number modulo N is I
+    (EDGECA_TEST_WORKER="I/N"), so that two workers never pick the same port. (Blocks, not
+    residues: Linux gives bind() odd ports only.)"""
     import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    index, count = (int(n) for n in os.environ.get("EDGECA_TEST_WORKER", "0/1").split("/"))
+    for _ in range(1000):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if (port // 16) % count == index:
+            return port
+    raise AssertionError(f"no free loopback port in block {index} modulo {count} in 1,000 tries")
 
 
 import http.client

@@ -9,7 +9,7 @@ import socket
 import subprocess
 import time
 
-from harness import run
+from harness import free_port, run
 
 # mosquitto 2.0's `tls_version tlsv1.2` is a minimum for a listener (a TLS 1.3 client still gets
 # in), so the broker's OpenSSL is also capped at TLS 1.2 through its configuration file.
@@ -24,12 +24,6 @@ MaxProtocol = TLSv1.2
 """
 
 CLIENT_TIMEOUT = 15
-
-
-def free_loopback_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def port_accepts(port):
@@ -47,7 +41,7 @@ class Broker:
     def __init__(self, test, *, cafile, certfile, keyfile, crlfile, name="broker"):
         self.test = test
         self.name = name
-        self.port = free_loopback_port()
+        self.port = free_port()
         self.crlfile = crlfile
         self.log_path = test.path(f"{name}.log")
         self.openssl_conf = test.write(f"{name}-openssl.cnf", TLS_1_2_ONLY_OPENSSL_CONF, mode=0o644)

@@ -63,6 +63,122 @@ def without(suite, excluded):
     return kept
 
 
+def test_ids(suite):
+    """Every test id of a suite, in its order."""
+    for test in suite:
+        if isinstance(test, unittest.TestSuite):
+            yield from test_ids(test)
+        else:
+            yield test.id()
+
+
+# Classes that take most of a run's time, started first so that the workers finish together.
+SLOW_FIRST = ("SeveralNodes", "Migration", "StoreSuiteOnPostgresql", "CrashConsistencyTest",
+              "CommandsOnPostgresql", "RotationUnderLoadTest", "Failover", "BarrageTest")
+
+
+def by_class(ids):
+    """The ids grouped by test class (a class's set-up runs once, in one worker), slowest first."""
+    classes = {}
+    for test_id in ids:
+        classes.setdefault(test_id.rsplit(".", 1)[0], []).append(test_id)
+    rank = {name: i for i, name in enumerate(SLOW_FIRST)}
+    return sorted(classes.values(),
+                  key=lambda group: rank.get(group[0].rsplit(".", 2)[1], len(rank)))
+
+
+def run_ids(ids, stream):
+    """Runs the tests named by ids; returns their CountingResult."""
+    suite = unittest.TestLoader().loadTestsFromNames(ids)
+    runner = unittest.TextTestRunner(stream=stream, verbosity=0, resultclass=CountingResult)
+    return runner.run(suite)
+
+
+def worker(result_fd):
+    """A worker of --jobs: reads a JSON list of test ids per line on stdin, runs them, and writes
+    one JSON line per list to result_fd: the lines it printed, and which tests ran and failed."""
+    import io
+    import json
+    with os.fdopen(result_fd, "w") as results:
+        for line in sys.stdin:
+            stream = io.StringIO()
+            result = run_ids(json.loads(line), stream)
+            # The runner's own summary ("Ran 3 tests in 2.1s", "OK") is left out: run.py counts.
+            output = stream.getvalue()
+            summary = output.rfind("-" * 70 + "\nRan ")
+            results.write(json.dumps({"output": output[:summary] if summary >= 0 else output,
+                                      "run": result.testsRun,
+                                      "failed": sorted(result.failed_ids),
+                                      "started": sorted(result.started_ids)}) + "\n")
+            results.flush()
+    return 0
+
+
+def run_in_parallel(groups, jobs, build_dir):
+    """Runs each group (one test class) in one of `jobs` worker processes, the next group going
+    to the first worker free. Each worker takes free ports of its own residue modulo `jobs`
+    (harness.free_port), so two workers never pick the same one. Returns (run, failed, started)."""
+    import json
+    import selectors
+    import subprocess
+    selector = selectors.DefaultSelector()
+    workers = []
+    for index in range(min(jobs, len(groups))):
+        read_end, write_end = os.pipe()
+        env = dict(os.environ, EDGECA_TEST_WORKER=f"{index}/{jobs}")
+        process = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--build-dir", build_dir,
+                                    "--worker-fd", str(write_end)],
+                                   stdin=subprocess.PIPE, text=True, env=env, pass_fds=(write_end,))
+        os.close(write_end)
+        reader = os.fdopen(read_end)
+        workers.append((process, reader))
+        selector.register(reader, selectors.EVENT_READ, process)
+    pending = list(groups)
+    given = {}  # the group each worker is running
+    run, failed, started = 0, set(), set()
+
+    def hand_out(process):
+        given[process] = pending.pop(0) if pending else None
+        if given[process]:
+            process.stdin.write(json.dumps(given[process]) + "\n")
+            process.stdin.flush()
+        else:
+            process.stdin.close()
+
+    def lost(ids, why):
+        for test_id in ids:
+            print(f"ERROR {test_id} ({why})")
+        failed.update(ids)
+
+    for process, _ in workers:
+        hand_out(process)
+    busy = len(workers)
+    while busy:
+        for key, _ in selector.select():
+            line = key.fileobj.readline()
+            process = key.data
+            if not line:  # the worker is gone: the tests it was running count as failed
+                selector.unregister(key.fileobj)
+                busy -= 1
+                code = process.wait(timeout=60)
+                if given.get(process) or code != 0:
+                    lost(given.get(process) or [f"worker {process.pid}"], f"its test worker exited {code}")
+                continue
+            answer = json.loads(line)
+            sys.stdout.write(answer["output"])
+            sys.stdout.flush()
+            run += answer["run"]
+            failed |= set(answer["failed"])
+            started |= set(answer["started"])
+            hand_out(process)
+    for process, reader in workers:
+        process.wait(timeout=60)
+        reader.close()
+    for group in pending:  # every worker died before these were handed out
+        lost(group, "no test worker was left to run it")
+    return run, failed, started
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--build-dir", default="build")
@@ -70,23 +186,32 @@ def main():
     parser.add_argument("-k", dest="pattern", action="append", help="only tests matching this")
     parser.add_argument("--exclude", action="append", default=[],
                         help="leave out the tests whose id holds this (a pass that runs them elsewhere)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="run test classes in this many worker processes at once (default 1)")
+    parser.add_argument("--worker-fd", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     here = os.path.dirname(os.path.abspath(__file__))
     os.environ["EDGECA_BUILD_DIR"] = os.path.abspath(args.build_dir)
     sys.path.insert(0, here)
+    if args.worker_fd is not None:
+        return worker(args.worker_fd)
     loader = unittest.TestLoader()
     if args.pattern:
         loader.testNamePatterns = [f"*{p}*" for p in args.pattern]
     suite = loader.discover(here, pattern="test_*.py", top_level_dir=here)
     if args.exclude:
         suite = without(suite, args.exclude)
-    runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=0, resultclass=CountingResult)
-    result = runner.run(suite)
+    if args.jobs > 1:
+        run, failed_ids, started_ids = run_in_parallel(by_class(test_ids(suite)), args.jobs, args.build_dir)
+    else:
+        runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=0, resultclass=CountingResult)
+        result = runner.run(suite)
+        run, failed_ids, started_ids = result.testsRun, result.failed_ids, result.started_ids
     # A test counts once: failed when it, or any of its subtests, failed or errored. A class or
     # module whose set-up failed counts as one failure (its tests never started).
-    failed = len(result.failed_ids)
-    passed = result.testsRun - len(result.failed_ids & result.started_ids)
+    failed = len(failed_ids)
+    passed = run - len(failed_ids & started_ids)
     print(f"integration: {passed} passed, {failed} failed")
     if args.counts_file:
         with open(args.counts_file, "w") as f:

@@ -3,19 +3,12 @@ questions, start the service, print next steps that work as printed, and on a se
 the same CA."""
 import os
 import re
-import socket
 import stat
 import subprocess
 import time
 import urllib.request
 
-from harness import TempDirTestCase, binary, openssl, run
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from harness import TempDirTestCase, binary, free_port, openssl, run
 
 
 class QuickstartTest(TempDirTestCase):
