@@ -23,6 +23,7 @@ while [ $# -gt 0 ]; do
   shift
 done
 cd "$(dirname "$0")/.."
+. bench/bench_ca.sh
 command -v perf >/dev/null || { echo "profile.sh: needs perf (apt-get install linux-perf)" >&2; exit 1; }
 EDGECA=$BUILD_DIR/cli/edgeca EDGECA_ROOT=$BUILD_DIR/cli/edgeca-root BENCH=$BUILD_DIR/bench/edgeca-bench
 W=$(mktemp -d "${TMPDIR:-/tmp}/edgeca-profile.XXXXXX")
@@ -33,20 +34,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-(umask 077 && echo "profile-only root passphrase" >"$W/root.pass" && echo "profile-only issuer passphrase" >"$W/issuer.pass")
-"$EDGECA_ROOT" init --dir "$W/root" --subject "CN=Profile Root" --validity-days 365 --passphrase-file "$W/root.pass" >/dev/null
-"$EDGECA" init --dir "$W/issuer" --subject "CN=Profile Issuing CA" --passphrase-file "$W/issuer.pass" >/dev/null
-"$EDGECA_ROOT" sign-intermediate --dir "$W/root" --csr "$W/issuer/issuer.csr" --out "$W/issuer.pem" \
-  --passphrase-file "$W/root.pass" >/dev/null
-"$EDGECA" install --dir "$W/issuer" --cert "$W/issuer.pem" --root "$W/root/root.pem" >/dev/null
-"$EDGECA" product add --dir "$W/issuer" --product-key P1 --name profile >/dev/null
-"$EDGECA" device add --dir "$W/issuer" --product-key P1 --device-key SN-PROFILE >/dev/null
-openssl req -new -newkey rsa:2048 -nodes -keyout "$W/admin.key" -subj /CN=profile-admin -out "$W/admin.csr" 2>/dev/null
-"$EDGECA" issue --dir "$W/issuer" --csr "$W/admin.csr" --profile client --grant-role admin --validity-days 2 \
-  --out "$W/admin.pem" --passphrase-file "$W/issuer.pass" >/dev/null
-openssl req -new -newkey rsa:2048 -nodes -keyout "$W/device.key" -subj /CN=SN-PROFILE -out "$W/device.csr" 2>/dev/null
-python3 -c 'import json, sys; print(json.dumps({"csr": open(sys.argv[1]).read(), "profile": "edge",
-            "product_key": "P1", "device_key": "SN-PROFILE"}))' "$W/device.csr" >"$W/request.json"
+make_bench_ca "$W"
 
 # perf report: each symbol's inclusive share of the samples, one "share<TAB>symbol" a line.
 shares() {
@@ -64,16 +52,7 @@ record "$W/in-process.data" "$BENCH" issue --backend openssl --threads 1 --secon
 shares "$W/in-process.data" >"$W/in-process.txt"
 
 echo "profile.sh: HTTPS issuance, 8 clients, $SECONDS_EACH s" >&2
-"$EDGECA" serve --dir "$W/issuer" --passphrase-file "$W/issuer.pass" --listen 127.0.0.1:0 \
-  --public-listen 127.0.0.1:0 >"$W/serve.log" 2>&1 &
-SERVE_PID=$!
-for _ in $(seq 1 300); do
-  grep -q '"event":"listening"' "$W/serve.log" && break
-  kill -0 "$SERVE_PID" 2>/dev/null || { cat "$W/serve.log" >&2; exit 1; }
-  sleep 0.1
-done
-PORT=$(grep -m1 '"event":"listening"' "$W/serve.log" | sed -n 's/.*"api":"https:\/\/[^"]*:\([0-9]*\)".*/\1/p')
-[ -n "$PORT" ] || { echo "profile.sh: edgeca serve did not listen within 30 s" >&2; exit 1; }
+start_bench_serve "$W" "$W/serve.log" || exit 1
 "$BENCH" load --port "$PORT" --ca "$W/root/root.pem" --cert "$W/admin.pem" --key "$W/admin.key" \
   --body "$W/request.json" --clients 8 --seconds "$((SECONDS_EACH + 2))" >"$W/load.json" &
 LOAD_PID=$!
