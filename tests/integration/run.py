@@ -116,7 +116,7 @@ def worker(result_fd):
 
 def run_in_parallel(groups, jobs, build_dir):
     """Runs each group (one test class) in one of `jobs` worker processes, the next group going
-    to the first worker free. Each worker takes free ports of its own residue modulo `jobs`
+    to the first worker free. Each worker takes free ports from blocks of its own
     (harness.free_port), so two workers never pick the same one. Returns (run, failed, started)."""
     import json
     import selectors
@@ -139,11 +139,14 @@ def run_in_parallel(groups, jobs, build_dir):
 
     def hand_out(process):
         given[process] = pending.pop(0) if pending else None
-        if given[process]:
-            process.stdin.write(json.dumps(given[process]) + "\n")
-            process.stdin.flush()
-        else:
-            process.stdin.close()
+        try:
+            if given[process]:
+                process.stdin.write(json.dumps(given[process]) + "\n")
+                process.stdin.flush()
+            else:
+                process.stdin.close()
+        except OSError:
+            pass  # the worker died: its end of file says so next, and its group counts as lost
 
     def lost(ids, why):
         for test_id in ids:
@@ -164,7 +167,10 @@ def run_in_parallel(groups, jobs, build_dir):
                 if given.get(process) or code != 0:
                     lost(given.get(process) or [f"worker {process.pid}"], f"its test worker exited {code}")
                 continue
-            answer = json.loads(line)
+            try:
+                answer = json.loads(line)
+            except ValueError:  # cut short: the worker died while answering; its end of file follows
+                continue
             sys.stdout.write(answer["output"])
             sys.stdout.flush()
             run += answer["run"]
