@@ -8,10 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <condition_variable>
 #include <cstring>
-#include <mutex>
-#include <thread>
 #include <unordered_map>
 
 #include "store/schema.h"
@@ -167,80 +164,12 @@ private:
     std::string sql_;
 };
 
-// Checkpoints of the write-ahead log, off the committing thread. SQLite's automatic checkpoint
-// runs inside the COMMIT that takes the log past 1,000 pages: that commit's callers (a whole
-// group of requests) wait for up to a thousand page writes and an fsync of the database file.
-// Here such a commit only wakes this thread, which copies the log back on a connection of its
-// own (PASSIVE: writers and readers carry on meanwhile, and a checkpoint never changes what a
-// commit made durable).
-class Checkpointer {
-public:
-    explicit Checkpointer(std::filesystem::path path) : path_(std::move(path)), thread_([this] { run(); }) {}
-    ~Checkpointer() {
-        {
-            std::lock_guard lock(mutex_);
-            stopping_ = true;
-        }
-        wake_.notify_one();
-        thread_.join();
-    }
-    Checkpointer(const Checkpointer&) = delete;
-    Checkpointer& operator=(const Checkpointer&) = delete;
-
-    void request() {
-        {
-            std::lock_guard lock(mutex_);
-            requested_ = true;
-        }
-        wake_.notify_one();
-    }
-
-private:
-    void run() {
-        sqlite3* db = nullptr;
-        if (sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) == SQLITE_OK) {
-            // FULL: the checkpoint syncs the database file before the log may be reused. The
-            // read opens the log: a connection that has read nothing checkpoints nothing.
-            sqlite3_exec(db, "PRAGMA synchronous=FULL; SELECT count(*) FROM sqlite_master", nullptr, nullptr, nullptr);
-        }
-        std::unique_lock lock(mutex_);
-        while (true) {
-            wake_.wait(lock, [&] { return requested_ || stopping_; });
-            if (stopping_) break;
-            requested_ = false;
-            lock.unlock();
-            // A failure (a full disk, say) leaves the log as it is; the next commit asks again,
-            // and the committing connection checkpoints itself past the backstop.
-            if (db != nullptr) sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-            lock.lock();
-        }
-        lock.unlock();
-        sqlite3_close_v2(db);
-    }
-
-    std::filesystem::path path_;
-    std::mutex mutex_;
-    std::condition_variable wake_;
-    bool requested_ = false;
-    bool stopping_ = false;
-    std::thread thread_;
-};
-
 class SqliteConnection final : public engine::Connection {
 public:
-    // The log size (pages) at which a commit asks for a checkpoint (SQLite's own default), and
-    // past which, if the checkpoints fall behind, the committing connection makes one itself.
-    static constexpr int checkpoint_pages = 1000;
-    static constexpr int backstop_pages = 8 * checkpoint_pages;
-
     SqliteConnection(sqlite3* db, std::filesystem::path path)
-        : db_(db), path_(std::move(path)), cache_(std::make_unique<StatementCache>(db)) {
-        // Replaces SQLite's automatic checkpoint. Only a connection that writes calls it.
-        sqlite3_wal_hook(db_, &SqliteConnection::after_commit, this);
-    }
+        : db_(db), path_(std::move(path)), cache_(std::make_unique<StatementCache>(db)) {}
     ~SqliteConnection() override {
-        checkpointer_.reset();  // its thread stops before this connection closes
-        cache_.reset();         // statements are finalized before their connection closes
+        cache_.reset();  // statements are finalized before their connection closes
         sqlite3_close_v2(db_);
     }
 
@@ -345,22 +274,9 @@ private:
         return static_cast<int>(statement.integer(0));
     }
 
-    // After each commit in WAL mode, with the log's size in pages.
-    static int after_commit(void* self, sqlite3* db, const char* schema, int pages) {
-        auto& connection = *static_cast<SqliteConnection*>(self);
-        if (pages >= backstop_pages) {
-            sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-        } else if (pages >= checkpoint_pages) {
-            if (!connection.checkpointer_) connection.checkpointer_ = std::make_unique<Checkpointer>(connection.path_);
-            connection.checkpointer_->request();
-        }
-        return SQLITE_OK;
-    }
-
     sqlite3* db_;
     std::filesystem::path path_;
     std::unique_ptr<StatementCache> cache_;
-    std::unique_ptr<Checkpointer> checkpointer_;  // started by the first commit that needs it
 };
 
 }  // namespace

@@ -80,48 +80,6 @@ TEST_CASE("a new store is at the current schema version, in WAL mode, marked as 
     CHECK_NOTHROW(store::Store::open(path));
 }
 
-TEST_CASE("the write-ahead log is copied back into the store file by the checkpointer, and stays bounded") {
-    test::TempDir dir;
-    auto path = dir / "t.db";
-    auto wal = dir / "t.db-wal";
-    auto s = store::Store::create(path);
-    const auto initial = std::filesystem::file_size(path);
-    constexpr std::uintmax_t frame = 4096 + 24;  // a page of the log and its header
-    int written = 0;
-    auto write_batch = [&](int count) {  // one commit of `count` certificates of 4 KiB each
-        s.write([&](store::Writer& w) {
-            for (int i = 0; i < count; ++i, ++written) {
-                auto record = sample_record(0, fmt_fingerprint(7, written));
-                record.serial = {0x42, static_cast<uint8_t>(written >> 8), static_cast<uint8_t>(written)};
-                record.der.assign(4096, static_cast<uint8_t>(written));
-                w.insert_certificate(record);
-            }
-        });
-    };
-    // Commits until the log passes the 1,000 pages at which a checkpoint is due, and stops well
-    // before the 8,000 at which a committing connection would checkpoint itself.
-    for (int i = 0; i < 100 && std::filesystem::file_size(wal) <= 1100 * frame; ++i) write_batch(10);
-    REQUIRE(std::filesystem::file_size(wal) > 1100 * frame);
-    REQUIRE(std::filesystem::file_size(wal) < 3000 * frame);
-    // The commits stayed short of the backstop, so only the checkpointer's thread copies the log
-    // into the file, which then holds at least every certificate's 4 KiB. (Uncopied, the file
-    // would stay at its initial size.)
-    const auto everything = initial + static_cast<std::uintmax_t>(written) * 4096;
-    bool copied = false;
-    for (int i = 0; i < 200 && !copied; ++i) {  // up to 20 s
-        copied = std::filesystem::file_size(path) >= everything;
-        if (!copied) std::this_thread::sleep_for(100ms);
-    }
-    CHECK(copied);
-    // Writing three times the backstop's worth: the log is reused from its start once copied
-    // back, so it stays near the backstop instead of holding all of it.
-    const int before = written;
-    while ((written - before) * 4096 < 3 * 8000 * 4096) write_batch(40);
-    CHECK(std::filesystem::file_size(wal) < 10000 * frame);
-    CHECK(s.integrity_check() == "ok");
-    CHECK(s.read([](const store::Reader& r) { return r.certificate_count(); }) == written);
-}
-
 TEST_CASE("opening a store that does not exist, or a foreign SQLite file, is refused") {
     test::TempDir dir;
     CHECK_THROWS_AS(store::Store::open(dir / "missing.db"), store::StoreError);
