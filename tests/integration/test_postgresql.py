@@ -143,13 +143,12 @@ class StoreSuiteOnPostgresql(PostgresqlTestCase):
     # The unit stage runs the same suite on SQLite.
     def test_the_store_suite_passes_on_postgresql(self):
         cluster = PgCluster.create(self)
-        for name, env in (("postgresql", {"EDGECA_TEST_STORE_URL": cluster.url("postgres")}),):
-            result = run([unit_tests(), "-ts=store"], env=env, timeout=1800)
-            summary = re.search(r"test cases:\s*(\d+) \|\s*(\d+) passed \|\s*(\d+) failed", result.stdout)
-            self.assertIsNotNone(summary, f"{name}: no doctest summary\n{result.stdout[-3000:]}{result.stderr[-2000:]}")
-            total, passed, failed = map(int, summary.groups())
-            self.assertEqual((result.returncode, failed), (0, 0), f"{name}:\n{result.stdout[-6000:]}")
-            self.assertGreaterEqual(passed, 40, f"{name}: the store suite ran only {passed} cases")
+        result = run([unit_tests(), "-ts=store"], env={"EDGECA_TEST_STORE_URL": cluster.url("postgres")}, timeout=1800)
+        summary = re.search(r"test cases:\s*(\d+) \|\s*(\d+) passed \|\s*(\d+) failed", result.stdout)
+        self.assertIsNotNone(summary, f"no doctest summary\n{result.stdout[-3000:]}{result.stderr[-2000:]}")
+        total, passed, failed = map(int, summary.groups())
+        self.assertEqual((result.returncode, failed), (0, 0), result.stdout[-6000:])
+        self.assertGreaterEqual(passed, 40, f"the store suite ran only {passed} cases")
 
 
 class CommandsOnPostgresql(PostgresqlTestCase):
