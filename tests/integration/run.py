@@ -102,6 +102,7 @@ def worker(result_fd):
     with os.fdopen(result_fd, "w") as results:
         for line in sys.stdin:
             stream = io.StringIO()
+            began = time.monotonic()
             result = run_ids(json.loads(line), stream)
             # The runner's own summary ("Ran 3 tests in 2.1s", "OK") is left out: run.py counts.
             output = stream.getvalue()
@@ -109,7 +110,8 @@ def worker(result_fd):
             results.write(json.dumps({"output": output[:summary] if summary >= 0 else output,
                                       "run": result.testsRun,
                                       "failed": sorted(result.failed_ids),
-                                      "started": sorted(result.started_ids)}) + "\n")
+                                      "started": sorted(result.started_ids),
+                                      "seconds": time.monotonic() - began}) + "\n")
             results.flush()
     return 0
 
@@ -117,7 +119,8 @@ def worker(result_fd):
 def run_in_parallel(groups, jobs, build_dir):
     """Runs each group (one test class) in one of `jobs` worker processes, the next group going
     to the first worker free. Each worker takes free ports from blocks of its own
-    (harness.free_port), so two workers never pick the same one. Returns (run, failed, started)."""
+    (harness.free_port), so two workers never pick the same one. Returns (run, failed, started,
+    seconds), the last the wall time of each class, set-up included."""
     import json
     import selectors
     import subprocess
@@ -135,7 +138,7 @@ def run_in_parallel(groups, jobs, build_dir):
         selector.register(reader, selectors.EVENT_READ, process)
     pending = list(groups)
     given = {}  # the group each worker is running
-    run, failed, started = 0, set(), set()
+    run, failed, started, seconds = 0, set(), set(), {}
 
     def hand_out(process):
         given[process] = pending.pop(0) if pending else None
@@ -176,13 +179,21 @@ def run_in_parallel(groups, jobs, build_dir):
             run += answer["run"]
             failed |= set(answer["failed"])
             started |= set(answer["started"])
+            seconds[given[process][0].rsplit(".", 1)[0]] = answer["seconds"]
             hand_out(process)
     for process, reader in workers:
         process.wait(timeout=60)
         reader.close()
     for group in pending:  # every worker died before these were handed out
         lost(group, "no test worker was left to run it")
-    return run, failed, started
+    return run, failed, started, seconds
+
+
+def print_slowest(seconds, count=8):
+    """The classes that took longest, to see where a run's time goes (SLOW_FIRST orders them)."""
+    slowest = sorted(seconds.items(), key=lambda item: -item[1])[:count]
+    print(f"slowest classes ({sum(seconds.values()):.0f} s in all classes): "
+          + ", ".join(f"{name.rsplit('.', 1)[1]} {s:.0f} s" for name, s in slowest))
 
 
 def main():
@@ -209,7 +220,9 @@ def main():
     if args.exclude:
         suite = without(suite, args.exclude)
     if args.jobs > 1:
-        run, failed_ids, started_ids = run_in_parallel(by_class(test_ids(suite)), args.jobs, args.build_dir)
+        run, failed_ids, started_ids, seconds = run_in_parallel(by_class(test_ids(suite)), args.jobs,
+                                                                args.build_dir)
+        print_slowest(seconds)
     else:
         runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=0, resultclass=CountingResult)
         result = runner.run(suite)
