@@ -18,6 +18,10 @@
 # Environment: EDGECA_FUZZ_SECONDS (default 15) is each fuzz target's time;
 # EDGECA_TEST_STAGES (default "main asan fuzz tsan") picks stages, e.g. "main" for a quick run;
 # EDGECA_TEST_JOBS (default 2) is the integration tests' worker processes.
+#
+# The sanitizer builds keep line tables only (-gline-tables-only after meson's -g): a report's
+# stack still names each function, file and line, inlined frames included, and each object
+# compiles in about an eighth less time (one of the larger files: 24.3 s with -g, 21.1 s).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -126,13 +130,15 @@ finish_background_build() {
 tsan_targets=(cli/edgeca cli/edgeca-root tests/unit-tests tests/tools/botan-verify tests/tools/pkcs11-export-attempt)
 setup_tsan_build() {
   if [ ! -f build-tsan/build.ninja ]; then
-    CC=clang CXX=clang++ meson setup build-tsan -Db_sanitize=thread -Dwerror=true --buildtype=debugoptimized >/dev/null
+    CC=clang CXX=clang++ meson setup build-tsan -Db_sanitize=thread -Dwerror=true --buildtype=debugoptimized \
+      -Dcpp_args=-gline-tables-only >/dev/null
   fi
 }
 
 if wants asan || wants fuzz; then
   if [ ! -f build-asan/build.ninja ]; then
-    CC=clang CXX=clang++ meson setup build-asan -Dfuzzing=true -Dwerror=true --buildtype=debugoptimized >/dev/null
+    CC=clang CXX=clang++ meson setup build-asan -Dfuzzing=true -Dwerror=true --buildtype=debugoptimized \
+      -Dcpp_args=-gline-tables-only >/dev/null
   fi
   start_background_build build-asan
 elif wants tsan; then
