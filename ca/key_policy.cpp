@@ -57,20 +57,33 @@ Botan::word small_factor(const Botan::BigInt& n) {
     return 0;
 }
 
-// floor(sqrt(n)) by Newton's iteration from above, which ends at floor(sqrt(n)) from any start
-// at or above it. The start is one more than the square root of n's upper half, shifted back:
-// above sqrt(n) by at most 2^k, so two or three divisions at full size finish where a start at
-// a power of two took ten.
+}  // namespace
+
+// Newton's step x -> (x + n / x) / 2 from a start at or above sqrt(n) lands at or above
+// floor(sqrt(n)), and its excess over sqrt(n) shrinks from e to at most e^2 / (2 sqrt(n)). The
+// start is one more than the root of n's upper half (n >> 2k, k = bits / 4), shifted back by k:
+// at most 2^k above sqrt(n), so one step lands below sqrt(n) + 1, on floor(sqrt(n)) or one
+// past it, and one squaring tells which. One division a level (2048, 1024, 512... bits) instead
+// of the two or three of stepping until the root stops falling: Botan's division is most of this
+// function's cost, and it runs for every key this CA is asked to certify.
 Botan::BigInt integer_sqrt(const Botan::BigInt& n) {
     const size_t k = n.bits() / 4;
-    Botan::BigInt x = k < 32 ? Botan::BigInt::power_of_2((n.bits() + 1) / 2)
-                             : (integer_sqrt(n >> (2 * k)) + 1) << k;
-    for (;;) {
-        Botan::BigInt y = (x + n / x) >> 1;
-        if (y >= x) return x;
-        x = y;
+    if (k < 32) {  // small: from a power of two above the root until it stops falling
+        if (n.is_zero()) return n;
+        Botan::BigInt x = Botan::BigInt::power_of_2((n.bits() + 1) / 2);
+        for (;;) {
+            Botan::BigInt y = (x + n / x) >> 1;
+            if (y >= x) return x;
+            x = y;
+        }
     }
+    const Botan::BigInt x = (integer_sqrt(n >> (2 * k)) + 1) << k;
+    Botan::BigInt y = (x + n / x) >> 1;
+    if (y * y > n) y -= 1;
+    return y;
 }
+
+namespace {
 
 // Squares modulo 64, 63, 65, 11, 17, 19, 23, 29, 31 and 37 leave only these residues: a number
 // failing one of them is no square, which rules out all but about 1 in 6,000 candidates

@@ -30,6 +30,9 @@ private:
     std::unordered_set<std::string> suffixes_;  // the last 20 hex digits, lower case
 };
 
+// floor(sqrt(n)), for n >= 0: the start of the Fermat check.
+Botan::BigInt integer_sqrt(const Botan::BigInt& n);
+
 class KeyPolicy {
 public:
     static constexpr size_t modulus_bits = 2048;

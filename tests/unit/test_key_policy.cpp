@@ -130,6 +130,34 @@ int plain_fermat_steps(const Botan::BigInt& n, int rounds) {
 
 }  // namespace
 
+TEST_CASE("integer_sqrt is floor(sqrt(n)): at squares, beside them, and at every size to 4,096 bits") {
+    auto is_floor_sqrt = [](const Botan::BigInt& s, const Botan::BigInt& n) {
+        return s * s <= n && (s + 1) * (s + 1) > n;
+    };
+    for (uint64_t n = 0; n < 2000; ++n) {
+        CAPTURE(n);
+        CHECK(is_floor_sqrt(ca::integer_sqrt(Botan::BigInt(n)), Botan::BigInt(n)));
+    }
+    for (size_t bits = 1; bits <= 4096; bits += bits < 300 ? 1 : 61) {
+        CAPTURE(bits);
+        Botan::BigInt n(test::rng(), bits);  // top bit set: exactly `bits` bits
+        CHECK(is_floor_sqrt(ca::integer_sqrt(n), n));
+        // A square and its neighbours, where a root one too large or too small shows first.
+        Botan::BigInt m(test::rng(), (bits + 1) / 2);
+        const Botan::BigInt square = m * m;
+        CHECK(ca::integer_sqrt(square) == m);
+        CHECK(ca::integer_sqrt(square + 1) == m);
+        CHECK(ca::integer_sqrt(square - 1) == m - 1);
+        CHECK(ca::integer_sqrt(square + (m << 1)) == m);  // (m + 1)^2 - 1
+    }
+    // The largest of each size: all ones.
+    for (size_t bits : {127, 128, 129, 2047, 2048, 2049}) {
+        CAPTURE(bits);
+        const Botan::BigInt n = Botan::BigInt::power_of_2(bits) - 1;
+        CHECK(is_floor_sqrt(ca::integer_sqrt(n), n));
+    }
+}
+
 TEST_CASE("the Fermat check finds what the plain method finds, in the same number of steps") {
     std::vector<Botan::BigInt> moduli;
     for (size_t bits : {1, 64, 300, 500, 510, 514, 515, 516, 517, 520}) {
