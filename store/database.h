@@ -178,10 +178,15 @@ private:
     std::unique_ptr<engine::Statement> impl_;
 };
 
+// A SQLite store's log is copied back into its file once it holds this many pages (SQLite's
+// default: 1,000).
+inline constexpr int wal_checkpoint_pages = 250;
+
 class Database {
 public:
     // Opens (and with `create`, creates) a SQLite file with WAL and synchronous=FULL, so that a
-    // committed transaction survives a crash or a power loss.
+    // committed transaction survives a crash or a power loss; the log is checkpointed every
+    // wal_checkpoint_pages pages.
     static Database open_sqlite(const std::filesystem::path& path, bool create);
     // Connects to a PostgreSQL database named by a libpq URL ("postgresql://..."); the password
     // comes from libpq's usual places (PGPASSWORD, the passfile), never the URL's text in logs.

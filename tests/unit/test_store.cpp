@@ -115,6 +115,27 @@ TEST_CASE("a serial number is recorded at most once: the database refuses a seco
     CHECK(s.read([](const store::Reader& r) { return r.certificate_count(); }) == 1);
 }
 
+TEST_CASE("the log is copied back into the store file every few hundred pages, not every thousand") {
+    test::TempDir dir;
+    const auto path = dir / "t.db";
+    auto s = store::Store::create(path);
+    const std::filesystem::path wal = path.string() + "-wal";
+    const auto frames = [&] {  // pages the log holds (its size: a restarted log keeps its size)
+        return std::filesystem::exists(wal) ? (std::filesystem::file_size(wal) - 32) / (4096 + 24) : 0;
+    };
+    const auto file_before = std::filesystem::file_size(path);
+    const std::string filler(3000, 'x');  // a page of its own each
+    bool checkpointed = false;
+    for (int i = 0; i < 2000 && !checkpointed && frames() < 600; ++i) {
+        s.write([&](store::Writer& w) { w.set_meta("filler/" + std::to_string(i), filler); });
+        checkpointed = std::filesystem::file_size(path) > file_before;
+    }
+    // Only a checkpoint writes to the file in WAL mode. SQLite's default would wait for 1,000.
+    CHECK(checkpointed);
+    CHECK(frames() < 600);
+    CHECK(s.integrity_check() == "ok");
+}
+
 TEST_CASE("a write that throws leaves nothing behind") {
     test::TempDir dir;
     auto s = test::fresh_store(dir, "t.db");
