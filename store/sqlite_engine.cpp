@@ -178,6 +178,28 @@ public:
     }
 
     void exec(std::string_view sql) override {
+        // One statement (BEGIN, COMMIT, SAVEPOINT... run for every transaction) is taken from
+        // the cache: preparing it again each time cost as much as running it. Several statements
+        // (a migration) go to sqlite3_exec, which prepares each in turn.
+        if (sql.find(';') == std::string_view::npos) {
+            sqlite3_stmt* stmt = nullptr;
+            try {
+                stmt = cache_->take(sql);
+            } catch (const StoreError& e) {
+                throw StoreError(fmt::format("executing '{}': {}", sql.substr(0, 60), sqlite3_errmsg(db_)),
+                                 e.failure());
+            }
+            if (stmt == nullptr) return;  // only blanks or a comment
+            int rc = SQLITE_ROW;
+            while (rc == SQLITE_ROW) rc = sqlite3_step(stmt);
+            const std::string message = rc == SQLITE_DONE ? std::string() : sqlite3_errmsg(db_);
+            cache_->give_back(std::string(sql), stmt);
+            if (rc != SQLITE_DONE) {
+                throw StoreError(fmt::format("executing '{}': {}", sql.substr(0, 60), message),
+                                 failure_of(rc));
+            }
+            return;
+        }
         std::string owned(sql);
         char* error = nullptr;
         int rc = sqlite3_exec(db_, owned.c_str(), nullptr, nullptr, &error);

@@ -115,6 +115,37 @@ TEST_CASE("a serial number is recorded at most once: the database refuses a seco
     CHECK(s.read([](const store::Reader& r) { return r.certificate_count(); }) == 1);
 }
 
+TEST_CASE("one statement run again and again from the statement cache still reports and recovers") {
+    test::TempDir dir;
+    auto db = store::Database::open_sqlite(dir / "t.db", true);
+    db.exec("CREATE TABLE t (k INTEGER PRIMARY KEY); CREATE TABLE u (k INTEGER)");
+    for (int i = 0; i < 3; ++i) {  // the same BEGIN, INSERT and COMMIT texts each time
+        db.exec("BEGIN IMMEDIATE");
+        db.exec("INSERT INTO t (k) VALUES (1)");
+        try {
+            db.exec("INSERT INTO t (k) VALUES (1)");
+            FAIL("a duplicate key was accepted");
+        } catch (const store::StoreError& e) {
+            CHECK(e.constraint_violation());
+            CHECK(std::string(e.what()).find("executing 'INSERT INTO t (k) VALUES (1)'") == 0);
+        }
+        db.exec("INSERT INTO u (k) VALUES (2)");
+        db.exec(i == 2 ? "COMMIT" : "ROLLBACK");
+    }
+    auto count = db.prepare("SELECT count(*) FROM t");
+    REQUIRE(count.step());
+    CHECK(count.integer(0) == 1);  // the row of the one transaction committed
+    try {
+        db.exec("SELECT k FROM no_such_table");
+        FAIL("a statement on a missing table ran");
+    } catch (const store::StoreError& e) {
+        CHECK(std::string(e.what()) == "executing 'SELECT k FROM no_such_table': no such table: no_such_table");
+    }
+    CHECK_THROWS_AS(db.exec("COMMIT"), store::StoreError);  // no transaction is open
+    db.exec("PRAGMA user_version=7");  // a statement that answers with rows runs to its end
+    db.exec("PRAGMA user_version");
+}
+
 TEST_CASE("the log is copied back into the store file every few hundred pages, not every thousand") {
     test::TempDir dir;
     const auto path = dir / "t.db";
