@@ -19,13 +19,15 @@ namespace {
 
 }  // namespace
 
-std::string IssuerIdentity::chain_pem() const {
+const std::string& IssuerIdentity::chain_pem() const {
     // The links before the root: a verifier that takes the first certificate naming the issuer
     // (OpenSSL) then reaches the root it trusts through the link instead of stopping at the
     // self-signed root it does not trust; one that trusts this root finds it in its store first.
-    std::string pem = encode_pem(certificate.BER_encode(), "CERTIFICATE");
-    for (const auto& link : trust.links_to(root)) pem += encode_pem(link.BER_encode(), "CERTIFICATE");
-    return pem + encode_pem(root.BER_encode(), "CERTIFICATE");
+    return chain_pem_made.get([this] {
+        std::string pem = encode_pem(certificate.BER_encode(), "CERTIFICATE");
+        for (const auto& link : trust.links_to(root)) pem += encode_pem(link.BER_encode(), "CERTIFICATE");
+        return pem + encode_pem(root.BER_encode(), "CERTIFICATE");
+    });
 }
 
 std::vector<std::string> issuer_crl_urls(const std::vector<std::string>& configured, int64_t id) {

@@ -6,6 +6,7 @@
 #include <botan/x509cert.h>
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -13,6 +14,24 @@
 #include "ca/trust_bundle.h"
 
 namespace edgeca::ca {
+
+// Text made once, on first use, by whichever thread asks first. A copy starts empty: it may
+// belong to an identity that is then changed.
+class OnceText {
+public:
+    OnceText() = default;
+    OnceText(const OnceText&) {}
+    OnceText& operator=(const OnceText&) { return *this; }
+    template <typename Make>
+    const std::string& get(Make make) const {
+        std::call_once(once_, [&] { text_ = make(); });
+        return text_;
+    }
+
+private:
+    mutable std::once_flag once_;
+    mutable std::string text_;
+};
 
 struct IssuerIdentity {
     std::shared_ptr<const Botan::Private_Key> key;
@@ -27,8 +46,13 @@ struct IssuerIdentity {
 
     // PEM of the issuing CA, the link certificates that certify the root, then the root: what
     // a client trusting the root, or during a rollover another root in `trust`, needs to build
-    // the path.
-    std::string chain_pem() const;
+    // the path. Made on the first call and kept (every issuance answers with it): an identity's
+    // certificates are not changed once it is in use (the authority holds it const); a copy
+    // makes its own.
+    const std::string& chain_pem() const;
+
+    // What chain_pem() made, not part of the identity: a copy starts without it.
+    OnceText chain_pem_made;
 };
 
 // The CRL distribution points of issuer `id`: the configured ones for issuer 1 (what its

@@ -7,6 +7,7 @@
 #include "ca/certificate_facts.h"
 #include "ca/errors.h"
 #include "ca/extensions.h"
+#include "ca/issuer_identity.h"
 #include "ca/root_authority.h"
 #include "ca/trust_bundle.h"
 #include "tests/unit/test_support.h"
@@ -144,4 +145,26 @@ TEST_CASE("the trust bundle takes the roots that links chain to the anchor, and 
     CHECK(ca::check_trust_bundle(r.old_root.certificate, {r.new_root.certificate, old_with_new},
                                  std::nullopt)
               .roots.size() == 2);
+}
+
+TEST_CASE("the chain an identity answers with is made once, and a changed copy makes its own") {
+    Rollover r;
+    auto old_with_new = r.old_root.authority.certify_link(r.new_root.certificate, "cli:officer");
+    auto new_with_old = r.new_root.authority.certify_link(r.old_root.certificate, "cli:officer");
+    // The certificates stand in for an issuing CA and its root: the chain only lists them.
+    ca::IssuerIdentity alone{nullptr, r.new_root.certificate, r.old_root.certificate,
+                             ca::check_trust_bundle(r.old_root.certificate, {}, r.clock.now())};
+    const std::string& first = alone.chain_pem();
+    CHECK(&alone.chain_pem() == &first);
+    CHECK(ca::parse_certificates_pem(first, "the chain") ==
+          std::vector<Botan::X509_Certificate>{r.new_root.certificate, r.old_root.certificate});
+
+    ca::IssuerIdentity linked = alone;
+    linked.trust = ca::check_trust_bundle(r.old_root.certificate,
+                                          {new_with_old, r.new_root.certificate, old_with_new},
+                                          r.clock.now());
+    CHECK(ca::parse_certificates_pem(linked.chain_pem(), "the chain") ==
+          std::vector<Botan::X509_Certificate>{r.new_root.certificate, new_with_old,
+                                               r.old_root.certificate});
+    CHECK(ca::parse_certificates_pem(alone.chain_pem(), "the chain").size() == 2);
 }
