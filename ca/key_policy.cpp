@@ -59,14 +59,43 @@ Botan::word small_factor(const Botan::BigInt& n) {
 
 }  // namespace
 
+namespace {
+
+#ifdef __SIZEOF_INT128__
+// floor(sqrt(v)) in the machine's own 128-bit arithmetic: Newton's steps from a power of two
+// at or above the root, until the root stops falling.
+uint64_t small_integer_sqrt(unsigned __int128 v) {
+    if (v == 0) return 0;
+    const auto high = static_cast<uint64_t>(v >> 64);
+    const int bits = high != 0 ? 128 - __builtin_clzll(high) : 64 - __builtin_clzll(static_cast<uint64_t>(v));
+    unsigned __int128 x = static_cast<unsigned __int128>(1) << ((bits + 1) / 2);
+    for (;;) {
+        const unsigned __int128 y = (x + v / x) >> 1;
+        if (y >= x) return static_cast<uint64_t>(x);
+        x = y;
+    }
+}
+#endif
+
+}  // namespace
+
 // Newton's step x -> (x + n / x) / 2 from a start at or above sqrt(n) lands at or above
 // floor(sqrt(n)), and its excess over sqrt(n) shrinks from e to at most e^2 / (2 sqrt(n)). The
 // start is one more than the root of n's upper half (n >> 2k, k = bits / 4), shifted back by k:
 // at most 2^k above sqrt(n), so one step lands below sqrt(n) + 1, on floor(sqrt(n)) or one
 // past it, and one squaring tells which. One division a level (2048, 1024, 512... bits) instead
 // of the two or three of stepping until the root stops falling: Botan's division is most of this
-// function's cost, and it runs for every key this CA is asked to certify.
+// function's cost, and it runs for every key this CA is asked to certify. The start's low k
+// bits are zero, so n / x is (n >> k) / top, a division by a divisor half as long; numbers of
+// 128 bits or fewer are left to the machine's arithmetic.
 Botan::BigInt integer_sqrt(const Botan::BigInt& n) {
+#ifdef __SIZEOF_INT128__
+    if (n.bits() <= 128) {
+        unsigned __int128 v = 0;
+        for (size_t i = n.bytes(); i-- > 0;) v = (v << 8) | n.byte_at(i);
+        return Botan::BigInt(small_integer_sqrt(v));
+    }
+#endif
     const size_t k = n.bits() / 4;
     if (k < 32) {  // small: from a power of two above the root until it stops falling
         if (n.is_zero()) return n;
@@ -77,8 +106,8 @@ Botan::BigInt integer_sqrt(const Botan::BigInt& n) {
             x = y;
         }
     }
-    const Botan::BigInt x = (integer_sqrt(n >> (2 * k)) + 1) << k;
-    Botan::BigInt y = (x + n / x) >> 1;
+    const Botan::BigInt top = integer_sqrt(n >> (2 * k)) + 1;  // the start is top * 2^k
+    Botan::BigInt y = ((top << k) + (n >> k) / top) >> 1;
     if (y * y > n) y -= 1;
     return y;
 }
