@@ -25,7 +25,9 @@ const std::string& IssuerIdentity::chain_pem() const {
     // self-signed root it does not trust; one that trusts this root finds it in its store first.
     return chain_pem_made.get([this] {
         std::string pem = encode_pem(certificate.BER_encode(), "CERTIFICATE");
-        for (const auto& link : trust.links_to(root)) pem += encode_pem(link.BER_encode(), "CERTIFICATE");
+        for (const auto& link : trust.links_to(root)) {
+            pem += encode_pem(link.BER_encode(), "CERTIFICATE");
+        }
         return pem + encode_pem(root.BER_encode(), "CERTIFICATE");
     });
 }

@@ -57,17 +57,14 @@ Botan::word small_factor(const Botan::BigInt& n) {
     return 0;
 }
 
-}  // namespace
-
-namespace {
-
 #ifdef __SIZEOF_INT128__
 // floor(sqrt(v)) in the machine's own 128-bit arithmetic: Newton's steps from a power of two
 // at or above the root, until the root stops falling.
 uint64_t small_integer_sqrt(unsigned __int128 v) {
     if (v == 0) return 0;
     const auto high = static_cast<uint64_t>(v >> 64);
-    const int bits = high != 0 ? 128 - __builtin_clzll(high) : 64 - __builtin_clzll(static_cast<uint64_t>(v));
+    const int bits = high != 0 ? 128 - __builtin_clzll(high)
+                               : 64 - __builtin_clzll(static_cast<uint64_t>(v));
     unsigned __int128 x = static_cast<unsigned __int128>(1) << ((bits + 1) / 2);
     for (;;) {
         const unsigned __int128 y = (x + v / x) >> 1;
@@ -85,9 +82,9 @@ uint64_t small_integer_sqrt(unsigned __int128 v) {
 // at most 2^k above sqrt(n), so one step lands below sqrt(n) + 1, on floor(sqrt(n)) or one
 // past it, and one squaring tells which. One division a level (2048, 1024, 512... bits) instead
 // of the two or three of stepping until the root stops falling: Botan's division is most of this
-// function's cost, and it runs for every key this CA is asked to certify. The start's low k
-// bits are zero, so n / x is (n >> k) / top, a division by a divisor half as long; numbers of
-// 128 bits or fewer are left to the machine's arithmetic.
+// function's cost, and it runs for every key this CA is asked to certify. The start is top * 2^k,
+// so floor(n / start) is floor((n >> k) / top): the same quotient from a divisor half as long.
+// Numbers of 128 bits or fewer are left to the machine's arithmetic where it has it.
 Botan::BigInt integer_sqrt(const Botan::BigInt& n) {
 #ifdef __SIZEOF_INT128__
     if (n.bits() <= 128) {
@@ -97,7 +94,8 @@ Botan::BigInt integer_sqrt(const Botan::BigInt& n) {
     }
 #endif
     const size_t k = n.bits() / 4;
-    if (k < 32) {  // small: from a power of two above the root until it stops falling
+    if (k < 32) {  // small, without 128-bit arithmetic: from a power of two above the root
+                   // until it stops falling
         if (n.is_zero()) return n;
         Botan::BigInt x = Botan::BigInt::power_of_2((n.bits() + 1) / 2);
         for (;;) {

@@ -186,8 +186,9 @@ public:
             try {
                 stmt = cache_->take(sql);
             } catch (const StoreError& e) {
-                throw StoreError(fmt::format("executing '{}': {}", sql.substr(0, 60), sqlite3_errmsg(db_)),
-                                 e.failure());
+                throw StoreError(
+                    fmt::format("executing '{}': {}", sql.substr(0, 60), sqlite3_errmsg(db_)),
+                    e.failure());
             }
             if (stmt == nullptr) return;  // only blanks or a comment
             int rc = SQLITE_ROW;

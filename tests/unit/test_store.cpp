@@ -139,7 +139,8 @@ TEST_CASE("one statement run again and again from the statement cache still repo
         db.exec("SELECT k FROM no_such_table");
         FAIL("a statement on a missing table ran");
     } catch (const store::StoreError& e) {
-        CHECK(std::string(e.what()) == "executing 'SELECT k FROM no_such_table': no such table: no_such_table");
+        CHECK(std::string(e.what()) ==
+              "executing 'SELECT k FROM no_such_table': no such table: no_such_table");
     }
     CHECK_THROWS_AS(db.exec("COMMIT"), store::StoreError);  // no transaction is open
     db.exec("PRAGMA user_version=7");  // a statement that answers with rows runs to its end
