@@ -179,8 +179,8 @@ public:
 
     void exec(std::string_view sql) override {
         // One statement (BEGIN, COMMIT, SAVEPOINT... run for every transaction) is taken from
-        // the cache: preparing it again each time cost as much as running it. Several statements
-        // (a migration) go to sqlite3_exec, which prepares each in turn.
+        // the cache: parsing BEGIN or RELEASE again each time costs more than running it.
+        // Several statements (a migration) go to sqlite3_exec, which prepares each in turn.
         if (sql.find(';') == std::string_view::npos) {
             sqlite3_stmt* stmt = nullptr;
             try {
