@@ -132,9 +132,11 @@ TEST_CASE("one statement run again and again from the statement cache still repo
         db.exec("INSERT INTO u (k) VALUES (2)");
         db.exec(i == 2 ? "COMMIT" : "ROLLBACK");
     }
-    auto count = db.prepare("SELECT count(*) FROM t");
+    // The one transaction committed kept its rows, the failed statement in it aside.
+    auto count = db.prepare("SELECT (SELECT count(*) FROM t), (SELECT count(*) FROM u)");
     REQUIRE(count.step());
-    CHECK(count.integer(0) == 1);  // the row of the one transaction committed
+    CHECK(count.integer(0) == 1);
+    CHECK(count.integer(1) == 1);
     try {
         db.exec("SELECT k FROM no_such_table");
         FAIL("a statement on a missing table ran");
@@ -143,8 +145,12 @@ TEST_CASE("one statement run again and again from the statement cache still repo
               "executing 'SELECT k FROM no_such_table': no such table: no_such_table");
     }
     CHECK_THROWS_AS(db.exec("COMMIT"), store::StoreError);  // no transaction is open
-    db.exec("PRAGMA user_version=7");  // a statement that answers with rows runs to its end
+    db.exec("PRAGMA user_version=7");
+    db.exec("PRAGMA user_version");  // it answers with a row: run to its end, then reused
     db.exec("PRAGMA user_version");
+    auto version = db.prepare("PRAGMA user_version");
+    REQUIRE(version.step());
+    CHECK(version.integer(0) == 7);
 }
 
 TEST_CASE("the log is copied back into the store file every few hundred pages, not every thousand") {
