@@ -178,6 +178,10 @@ public:
     }
 
     void exec(std::string_view sql) override {
+        const auto failed = [sql](const std::string& message, StoreFailure failure) {
+            return StoreError(fmt::format("executing '{}': {}", sql.substr(0, 60), message),
+                              failure);
+        };
         // One statement (BEGIN, COMMIT, SAVEPOINT... run for every transaction) is taken from
         // the cache: parsing BEGIN or RELEASE again each time costs more than running it.
         // Several statements (a migration) go to sqlite3_exec, which prepares each in turn.
@@ -186,19 +190,14 @@ public:
             try {
                 stmt = cache_->take(sql);
             } catch (const StoreError& e) {
-                throw StoreError(
-                    fmt::format("executing '{}': {}", sql.substr(0, 60), sqlite3_errmsg(db_)),
-                    e.failure());
+                throw failed(sqlite3_errmsg(db_), e.failure());
             }
             if (stmt == nullptr) return;  // only blanks or a comment
             int rc = SQLITE_ROW;
             while (rc == SQLITE_ROW) rc = sqlite3_step(stmt);
             const std::string message = rc == SQLITE_DONE ? std::string() : sqlite3_errmsg(db_);
             cache_->give_back(std::string(sql), stmt);
-            if (rc != SQLITE_DONE) {
-                throw StoreError(fmt::format("executing '{}': {}", sql.substr(0, 60), message),
-                                 failure_of(rc));
-            }
+            if (rc != SQLITE_DONE) throw failed(message, failure_of(rc));
             return;
         }
         std::string owned(sql);
@@ -207,8 +206,7 @@ public:
         if (rc != SQLITE_OK) {
             std::string message = error != nullptr ? error : sqlite3_errstr(rc);
             sqlite3_free(error);
-            throw StoreError(fmt::format("executing '{}': {}", sql.substr(0, 60), message),
-                             failure_of(rc));
+            throw failed(message, failure_of(rc));
         }
     }
 
