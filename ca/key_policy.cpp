@@ -57,20 +57,26 @@ Botan::word small_factor(const Botan::BigInt& n) {
     return 0;
 }
 
+// floor(sqrt(n)) by Newton's steps from x, a start at or above the root, until the root stops
+// falling: for a Botan::BigInt or a machine integer alike.
+template <typename Integer>
+Integer sqrt_from_above(const Integer& n, Integer x) {
+    for (;;) {
+        Integer y = (x + n / x) >> 1;
+        if (y >= x) return x;
+        x = y;
+    }
+}
+
 #ifdef __SIZEOF_INT128__
-// floor(sqrt(v)) in the machine's own 128-bit arithmetic: Newton's steps from a power of two
-// at or above the root, until the root stops falling.
+// floor(sqrt(v)) in the machine's own 128-bit arithmetic, from a power of two above the root.
 uint64_t small_integer_sqrt(unsigned __int128 v) {
     if (v == 0) return 0;
     const auto high = static_cast<uint64_t>(v >> 64);
     const int bits = high != 0 ? 128 - __builtin_clzll(high)
                                : 64 - __builtin_clzll(static_cast<uint64_t>(v));
-    unsigned __int128 x = static_cast<unsigned __int128>(1) << ((bits + 1) / 2);
-    for (;;) {
-        const unsigned __int128 y = (x + v / x) >> 1;
-        if (y >= x) return static_cast<uint64_t>(x);
-        x = y;
-    }
+    return static_cast<uint64_t>(
+        sqrt_from_above(v, static_cast<unsigned __int128>(1) << ((bits + 1) / 2)));
 }
 #endif
 
@@ -97,12 +103,7 @@ Botan::BigInt integer_sqrt(const Botan::BigInt& n) {
     if (k < 32) {  // small, without 128-bit arithmetic: from a power of two above the root
                    // until it stops falling
         if (n.is_zero()) return n;
-        Botan::BigInt x = Botan::BigInt::power_of_2((n.bits() + 1) / 2);
-        for (;;) {
-            Botan::BigInt y = (x + n / x) >> 1;
-            if (y >= x) return x;
-            x = y;
-        }
+        return sqrt_from_above(n, Botan::BigInt::power_of_2((n.bits() + 1) / 2));
     }
     const Botan::BigInt top = integer_sqrt(n >> (2 * k)) + 1;  // the start is top * 2^k
     Botan::BigInt y = ((top << k) + (n >> k) / top) >> 1;
