@@ -73,13 +73,21 @@ public:
     virtual ~Connection() = default;
     virtual std::unique_ptr<Statement> prepare(std::string_view sql) = 0;
     virtual void exec(std::string_view sql) = 0;
+    // Runs `sql`, a command without rows that fails only when the connection does (SAVEPOINT,
+    // RELEASE), no later than the next statement: an engine that waits for a server's answer
+    // sends the two at once, and a failure of `sql` is then reported by the next statement.
+    virtual void exec_with_next(std::string_view sql) { exec(sql); }
     // Rows changed by the last INSERT, UPDATE or DELETE.
     virtual int changes() const = 0;
     // A write transaction: one writer at a time across every process on the database, so that
     // what a writer read is still true when it commits.
     virtual void begin_write() = 0;
-    // A read transaction over one consistent snapshot.
+    // A read transaction over one consistent snapshot, ended by end_read (or rollback).
     virtual void begin_read() = 0;
+    // Ends a read transaction. An engine that waits for a server's answer reads it before the
+    // connection's next command: a read has nothing to make durable.
+    virtual void end_read() { commit(); }
+    // Commits a write transaction, durably, before it returns.
     virtual void commit() = 0;
     virtual void rollback() noexcept = 0;
     // Applies every migration above the database's version up to `target` (0: the newest).
@@ -197,6 +205,7 @@ public:
 
     Statement prepare(std::string_view sql) const { return Statement(connection_->prepare(sql)); }
     void exec(std::string_view sql) const { connection_->exec(sql); }
+    void exec_with_next(std::string_view sql) const { connection_->exec_with_next(sql); }
     int changes() const { return connection_->changes(); }
     engine::Connection& connection() const { return *connection_; }
     // The SQLite file; empty for a database on a server.

@@ -2,13 +2,18 @@
 // one database. Every write transaction first takes one transaction-scoped advisory lock, so
 // that writers on every node run one after another exactly as SQLite's single writer does: what
 // a writer read (the audit chain's head, a CN's holder, a token's state) is still true when it
-// commits. Reads run on a REPEATABLE READ snapshot and take no lock.
+// commits. Reads run on a REPEATABLE READ snapshot and take no lock. Round trips are what a node
+// waits for: the commands that fail only with the connection (a read's BEGIN, a group commit's
+// SAVEPOINT and RELEASE) go with the next statement in one round trip, and a read's COMMIT is
+// not waited for.
 #include <fmt/format.h>
 #include <libpq-fe.h>
 
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
+#include <optional>
 #include <unordered_map>
 
 #include "store/database.h"
@@ -44,13 +49,17 @@ std::string first_line(const char* message) {
 }
 
 // The failure of `result` (or of the connection when there is no result).
-[[noreturn]] void throw_pg_error(PGconn* conn, const PGresult* result, std::string_view context) {
+StoreError pg_error(PGconn* conn, const PGresult* result, std::string_view context) {
     const char* sqlstate = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
     const char* message = result != nullptr ? PQresultErrorMessage(result) : nullptr;
     if (message == nullptr || *message == '\0') message = PQerrorMessage(conn);
     StoreFailure failure = PQstatus(conn) == CONNECTION_BAD ? StoreFailure::unavailable
                                                             : failure_of_sqlstate(sqlstate);
-    throw StoreError(fmt::format("{}: {}", context, first_line(message)), failure);
+    return StoreError(fmt::format("{}: {}", context, first_line(message)), failure);
+}
+
+[[noreturn]] void throw_pg_error(PGconn* conn, const PGresult* result, std::string_view context) {
+    throw pg_error(conn, result, context);
 }
 
 struct ResultDeleter {
@@ -193,11 +202,10 @@ public:
         if (conn_ != nullptr) PQfinish(conn_);
     }
 
-    PGconn* handle() const { return conn_; }
-
     std::unique_ptr<engine::Statement> prepare(std::string_view sql) override {
         auto it = prepared_.find(std::string(sql));
         if (it == prepared_.end()) {
+            send_queued();
             int parameters = 0;
             std::string text = to_postgresql_parameters(sql, parameters);
             std::string name = fmt::format("edgeca_{}", prepared_.size() + 1);
@@ -212,12 +220,24 @@ public:
 
     void exec(std::string_view sql) override {
         std::string owned(sql);
-        Result result(PQexec(conn_, owned.c_str()));
-        auto status = PQresultStatus(result.get());
-        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
-            throw_pg_error(conn_, result.get(), fmt::format("executing '{}'", sql.substr(0, 60)));
-        }
+        // Several commands in one text cannot join a pipeline: the queued ones go first.
+        if (owned.find(';') != std::string::npos) send_queued();
+        Result result = run_after_queued(
+            [&] { return PQsendQueryParams(conn_, owned.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0); },
+            [&] { return PQexec(conn_, owned.c_str()); }, fmt::format("executing '{}'", sql.substr(0, 60)));
         note_changes(result.get());
+    }
+
+    // Queued, and sent in one round trip with the next statement.
+    void exec_with_next(std::string_view sql) override { queued_.emplace_back(sql); }
+
+    // Prepared statement `name` with its parameters, run after the queued commands.
+    Result run_prepared(const std::string& name, int count, const char* const* values,
+                        const int* lengths, const int* formats) {
+        return run_after_queued(
+            [&] { return PQsendQueryPrepared(conn_, name.c_str(), count, values, lengths, formats, 0); },
+            [&] { return PQexecPrepared(conn_, name.c_str(), count, values, lengths, formats, 0); },
+            "executing a statement");
     }
 
     int changes() const override { return changes_; }
@@ -230,10 +250,31 @@ public:
         begin(fmt::format("BEGIN ISOLATION LEVEL READ COMMITTED; SELECT pg_advisory_xact_lock({})",
                           writer_lock));
     }
-    void begin_read() override { begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"); }
+    // A read's BEGIN goes with its first statement (the snapshot is taken there in either case):
+    // it cannot fail but with the connection, which ensure_connected has just found sound.
+    void begin_read() override {
+        ensure_connected();
+        exec_with_next("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    }
     void commit() override { exec("COMMIT"); }
+    // The read's COMMIT is sent, and its answer read before the connection's next command (see
+    // settle); a read that ran no statement never began on the server.
+    void end_read() override {
+        if (!queued_.empty()) {
+            queued_.clear();
+            return;
+        }
+        if (PQsendQuery(conn_, "COMMIT") == 1) {
+            commit_in_flight_ = true;
+        } else {
+            reconnect_ = true;
+        }
+    }
     void rollback() noexcept override {
+        settle();
+        queued_.clear();
         if (PQstatus(conn_) != CONNECTION_OK) return;
+        if (PQtransactionStatus(conn_) == PQTRANS_IDLE) return;  // its BEGIN was never sent
         Result result(PQexec(conn_, "ROLLBACK"));
     }
 
@@ -290,6 +331,7 @@ public:
         // The server keeps its own files sound (checksums, WAL); what can be checked from here is
         // that it answers and that the schema is edgeca's.
         ensure_connected();
+        send_queued();
         Result result(PQexec(conn_, "SELECT version FROM edgeca_schema"));
         if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
             return first_line(PQresultErrorMessage(result.get()));
@@ -298,6 +340,7 @@ public:
     }
 
     bool empty() override {
+        send_queued();
         Result result(PQexec(conn_,
                              "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema()"));
         if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
@@ -310,6 +353,7 @@ public:
     std::string describe() const override { return redact_url(url_); }
     std::string index_hint(std::string_view) const override { return ""; }
     std::vector<std::string> tables() override {
+        send_queued();
         Result result(PQexec(conn_, "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = current_schema() "
                                     "AND tablename <> 'edgeca_schema' ORDER BY tablename"));
         if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) throw_pg_error(conn_, result.get(), "listing the tables");
@@ -328,8 +372,87 @@ private:
         int parameters;
     };
 
+    // The queued commands alone, in one round trip.
+    void send_queued() {
+        settle();
+        if (!queued_.empty()) run_after_queued(nullptr, nullptr, "");
+    }
+
+    // The queued commands and then one statement, in one round trip (libpq's pipeline mode):
+    // `send` sends the statement, `run` runs it alone when nothing is queued. Returns the
+    // statement's result; throws the first failure among them (the server skips what follows
+    // a failure). Without `send`, only the queued commands.
+    Result run_after_queued(const std::function<int()>& send, const std::function<PGresult*()>& run,
+                            std::string_view what) {
+        settle();
+        if (queued_.empty()) {
+            Result result(run());
+            check(result.get(), what);
+            return result;
+        }
+        std::vector<std::string> commands = std::move(queued_);
+        queued_.clear();
+        const size_t count = commands.size() + (send ? 1 : 0);
+        bool sent = PQenterPipelineMode(conn_) == 1;
+        for (size_t i = 0; sent && i < commands.size(); ++i) {
+            sent = PQsendQueryParams(conn_, commands[i].c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
+        }
+        if (sent && send) sent = send() == 1;
+        if (sent) sent = PQpipelineSync(conn_) == 1;
+        std::optional<StoreError> failure;
+        if (!sent) {
+            failure = pg_error(conn_, nullptr, "sending to the server");
+            reconnect_ = true;
+        }
+        Result last;
+        bool synced = false;
+        // Each command's result comes, then a null; a sync result ends the pipeline. More nulls
+        // than commands means the connection broke before the sync came.
+        for (size_t index = 0; sent && index <= count;) {
+            Result result(PQgetResult(conn_));
+            if (!result) {
+                ++index;
+                continue;
+            }
+            auto status = PQresultStatus(result.get());
+            if (status == PGRES_PIPELINE_SYNC) {
+                synced = true;
+                break;
+            }
+            if (status == PGRES_FATAL_ERROR && !failure) {
+                failure = pg_error(conn_, result.get(),
+                                   index < commands.size() ? fmt::format("executing '{}'", commands[index].substr(0, 60))
+                                                           : std::string(what));
+            }
+            if (status != PGRES_PIPELINE_ABORTED && index == commands.size()) last = std::move(result);
+        }
+        if (sent && !synced && !failure) failure = pg_error(conn_, nullptr, "reading the server's answers");
+        // Fails only with results not collected (a broken connection): the next transaction
+        // starts on a new one.
+        if (PQexitPipelineMode(conn_) != 1) reconnect_ = true;
+        if (failure) throw *failure;
+        if (send) check(last.get(), what);
+        return last;
+    }
+
+    // Reads the answer to a read's COMMIT sent earlier. Its failure changes nothing: the read was
+    // over, and a broken connection is found by what comes next.
+    void settle() noexcept {
+        if (!commit_in_flight_) return;
+        commit_in_flight_ = false;
+        while (PGresult* result = PQgetResult(conn_)) PQclear(result);
+    }
+
+    void check(const PGresult* result, std::string_view what) {
+        auto status = PQresultStatus(result);
+        if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) throw_pg_error(conn_, result, what);
+    }
+
     void connect() {
         if (conn_ != nullptr) PQfinish(conn_);
+        queued_.clear();
+        reconnect_ = false;
+        commit_in_flight_ = false;
         // Defaults first: the URL's own settings override them.
         const char* keywords[] = {"connect_timeout", "fallback_application_name", "dbname", nullptr};
         const char* values[] = {"10", "edgeca", url_.c_str(), nullptr};
@@ -350,7 +473,8 @@ private:
     // of a multi-host URL now takes writes; statements are prepared again on it. A transaction
     // left open by a failure (a BEGIN whose lock timed out) is rolled back first.
     void ensure_connected() {
-        if (PQstatus(conn_) != CONNECTION_OK || PQtransactionStatus(conn_) == PQTRANS_UNKNOWN) {
+        settle();
+        if (reconnect_ || PQstatus(conn_) != CONNECTION_OK || PQtransactionStatus(conn_) == PQTRANS_UNKNOWN) {
             connect();
             return;
         }
@@ -368,6 +492,7 @@ private:
     }
 
     bool has_schema_table() {
+        send_queued();
         Result result(PQexec(conn_, "SELECT to_regclass('edgeca_schema') IS NOT NULL"));
         if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
             throw_pg_error(conn_, result.get(), "reading the schema version");
@@ -376,6 +501,7 @@ private:
     }
 
     std::pair<int64_t, int> stored_version() {
+        send_queued();
         Result result(PQexec(conn_, "SELECT application_id, version FROM edgeca_schema"));
         if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
             throw_pg_error(conn_, result.get(), "reading the schema version");
@@ -407,6 +533,10 @@ private:
     PGconn* conn_ = nullptr;
     std::unordered_map<std::string, Prepared> prepared_;
     int changes_ = 0;
+    // Commands without rows waiting to go with the next statement (exec_with_next).
+    std::vector<std::string> queued_;
+    bool reconnect_ = false;
+    bool commit_in_flight_ = false;  // a read's COMMIT whose answer is still to be read
 };
 
 bool PostgresqlStatement::step() {
@@ -417,14 +547,8 @@ bool PostgresqlStatement::step() {
             values[i] = is_null_[i] ? nullptr : values_[i].data();
             lengths[i] = static_cast<int>(values_[i].size());
         }
-        PGconn* conn = connection_.handle();
-        result_.reset(PQexecPrepared(conn, name_.c_str(), static_cast<int>(values.size()),
-                                     values.data(), lengths.data(), binary_.data(), 0));
-        auto status = PQresultStatus(result_.get());
-        if (status != PGRES_TUPLES_OK && status != PGRES_COMMAND_OK) {
-            Result failed = std::move(result_);
-            throw_pg_error(conn, failed.get(), "executing a statement");
-        }
+        result_ = connection_.run_prepared(name_, static_cast<int>(values.size()), values.data(),
+                                           lengths.data(), binary_.data());
         connection_.note_changes(result_.get());
         row_ = -1;
     }

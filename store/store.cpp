@@ -244,14 +244,14 @@ void Store::commit_batch(const std::vector<PendingWrite*>& batch) {
             }
         } else {
             for (auto* pending : batch) {
-                db_.exec("SAVEPOINT edgeca_write");
+                db_.exec_with_next("SAVEPOINT edgeca_write");
                 try {
                     (*pending->job)(writer);
-                    db_.exec("RELEASE edgeca_write");
+                    db_.exec_with_next("RELEASE edgeca_write");
                 } catch (...) {
                     pending->error = std::current_exception();
                     db_.exec("ROLLBACK TO edgeca_write");
-                    db_.exec("RELEASE edgeca_write");
+                    db_.exec_with_next("RELEASE edgeca_write");
                 }
             }
         }

@@ -313,7 +313,7 @@ private:
         explicit ReadScope(const Database& db) : db_(db) { db_.connection().begin_read(); }
         ~ReadScope() {
             try {
-                db_.connection().commit();
+                db_.connection().end_read();
             } catch (const StoreError&) {
             }
         }

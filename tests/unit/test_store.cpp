@@ -350,6 +350,102 @@ TEST_CASE("a read does not wait behind a commit in progress, and sees what was c
     CHECK(s.read([](const store::Reader& r) { return r.certificate_count(); }) == 2);
 }
 
+TEST_CASE("a read sees one snapshot: a commit made between its statements is not in it") {
+    test::TempDir dir;
+    auto s = test::fresh_store(dir, "t.db");
+    s.write([](store::Writer& w) { w.insert_certificate(sample_record(1, fmt_fingerprint(0, 1))); });
+    int64_t before = -1;
+    int64_t after = -1;
+    s.read([&](const store::Reader& r) {
+        before = r.certificate_count();
+        // Another thread commits between the read's two statements (reads and the writer have
+        // connections of their own).
+        std::thread([&] {
+            s.write([](store::Writer& w) { w.insert_certificate(sample_record(2, fmt_fingerprint(0, 2))); });
+        }).join();
+        after = r.certificate_count();
+        return 0;
+    });
+    CHECK(before == 1);
+    CHECK(after == 1);
+    CHECK(s.read([](const store::Reader& r) { return r.certificate_count(); }) == 2);
+}
+
+TEST_CASE("reads that run no statement, or throw after one, leave their connection ready for the next") {
+    test::TempDir dir;
+    auto s = test::fresh_store(dir, "t.db");
+    s.write([](store::Writer& w) { w.insert_certificate(sample_record(1, fmt_fingerprint(0, 1))); });
+    // One thread: each read takes back the connection the one before it gave up.
+    for (int i = 0; i < 3 * static_cast<int>(store::Store::max_readers); ++i) {
+        CAPTURE(i);
+        switch (i % 3) {
+            case 0:
+                CHECK(s.read([](const store::Reader&) { return 7; }) == 7);
+                break;
+            case 1:
+                CHECK_THROWS_WITH_AS(s.read([](const store::Reader& r) -> int {
+                    r.certificate_count();
+                    throw std::runtime_error("after one statement");
+                }),
+                                     "after one statement", std::runtime_error);
+                break;
+            default:
+                CHECK(s.read([](const store::Reader& r) { return r.certificate_count(); }) == 1);
+        }
+    }
+    // Each read ended: a new commit is seen by the next, on the same connection.
+    s.write([](store::Writer& w) { w.insert_certificate(sample_record(2, fmt_fingerprint(0, 2))); });
+    for (int i = 0; i < 3; ++i) CHECK(s.read([](const store::Reader& r) { return r.certificate_count(); }) == 2);
+}
+
+TEST_CASE("writes committed together fail alone: a refused statement, and a write refused before any") {
+    test::TempDir dir;
+    auto s = test::fresh_store(dir, "t.db");
+    auto taken = sample_record(0, fmt_fingerprint(99, 0));
+    taken.serial = {0x42, 0x42};
+    s.write([&](store::Writer& w) { w.insert_certificate(taken); });
+    constexpr int threads = 8;
+    constexpr int writes = 30;
+    std::atomic<int> committed{1};
+    std::atomic<int> constraint{0};
+    std::atomic<int> refused{0};
+    std::atomic<int> wrong{0};
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t) {
+        workers.emplace_back([&, t] {
+            for (int i = 0; i < writes; ++i) {
+                auto record = sample_record(static_cast<uint8_t>(i), fmt_fingerprint(t, i));
+                record.serial = {0x43, static_cast<uint8_t>(t), static_cast<uint8_t>(i)};
+                if (i % 3 == 1) record.serial = taken.serial;  // its first statement is refused
+                const bool before_any = i % 3 == 2;              // refused before any statement
+                try {
+                    s.write([&](store::Writer& w) {
+                        if (before_any) throw std::runtime_error("before any statement");
+                        w.insert_certificate(record);
+                        w.append_audit({"writer-" + std::to_string(t), "issue", "43", "", "ok", ""});
+                    });
+                    if (i % 3 != 0) ++wrong;
+                    ++committed;
+                } catch (const store::StoreError& e) {
+                    if (i % 3 != 1 || !e.constraint_violation()) ++wrong;
+                    ++constraint;
+                } catch (const std::runtime_error&) {
+                    if (!before_any) ++wrong;
+                    ++refused;
+                }
+            }
+        });
+    }
+    for (auto& w : workers) w.join();
+    CHECK(wrong == 0);
+    CHECK(constraint == threads * writes / 3);
+    CHECK(refused == threads * writes / 3);
+    CHECK(s.read([](const store::Reader& r) { return r.certificate_count(); }) == committed);
+    auto chain = s.read([](const store::Reader& r) { return r.verify_audit_chain(); });
+    CHECK(chain.intact);
+    CHECK(chain.entries == committed - 1);
+}
+
 TEST_CASE("many more readers than read connections all finish, each seeing the count only grow") {
     test::TempDir dir;
     auto s = test::fresh_store(dir, "t.db");
