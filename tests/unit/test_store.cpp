@@ -350,6 +350,50 @@ TEST_CASE("a read does not wait behind a commit in progress, and sees what was c
     CHECK(s.read([](const store::Reader& r) { return r.certificate_count(); }) == 2);
 }
 
+TEST_CASE("a CN's holder among other devices' valid certificates: below, above, and without a device") {
+    test::TempDir dir;
+    auto s = test::fresh_store(dir, "t.db");
+    const store::Time now(1500s);
+    uint8_t next = 0;
+    // A certificate for CN `cn` of `device` (none: std::nullopt), valid at `now` unless changed.
+    auto add = [&](const std::string& cn, std::optional<std::string> device, auto&& change) {
+        const uint8_t n = ++next;
+        auto record = sample_record(n, fmt_fingerprint(7, n));
+        record.common_name = cn;
+        record.device_key = std::move(device);
+        change(record);
+        return s.write([&](store::Writer& w) { return w.insert_certificate(record); });
+    };
+    auto as_is = [](store::CertificateRecord&) {};
+    auto holder = [&](const std::string& cn) {
+        return s.read([&](const store::Reader& r) {
+            return r.valid_certificate_with_cn_of_other_device("edge", cn, "SN-5", now);
+        });
+    };
+    // Every CN below has rows of the asking device's own.
+    for (const char* cn : {"below", "above", "no-device", "not-held"}) add(cn, "SN-5", as_is);
+    add("below", "SN-3", as_is);
+    add("above", "SN-7", as_is);
+    add("no-device", std::nullopt, as_is);
+    const int64_t revoked = add("not-held", "SN-3", as_is);
+    add("not-held", "SN-7", [](store::CertificateRecord& r) { r.not_after = store::Time(1499s); });
+    add("not-held", "SN-8", [](store::CertificateRecord& r) { r.profile = "hub"; });
+    add("not-held", std::nullopt, [](store::CertificateRecord& r) { r.not_after = store::Time(1000s); });
+    s.write([&](store::Writer& w) { CHECK(w.revoke_certificate(revoked, now, 1, "admin:test")); });
+
+    auto below = holder("below");
+    REQUIRE(below);
+    CHECK(below->device_key == "SN-3");
+    auto above = holder("above");
+    REQUIRE(above);
+    CHECK(above->device_key == "SN-7");
+    auto without = holder("no-device");
+    REQUIRE(without);
+    CHECK_FALSE(without->device_key);
+    CHECK_FALSE(holder("not-held"));  // revoked, expired, another profile, or the device's own
+    CHECK_FALSE(holder("unknown"));
+}
+
 TEST_CASE("a read sees one snapshot: a commit made between its statements is not in it") {
     test::TempDir dir;
     auto s = test::fresh_store(dir, "t.db");
