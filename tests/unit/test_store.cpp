@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -62,6 +63,24 @@ std::string pragma(const std::filesystem::path& path, const char* name) {
 std::string fmt_fingerprint(int node, int i) {
     std::string hex = std::to_string(node * 1000 + i);
     return std::string(64 - hex.size(), 'f') + hex;
+}
+
+// Write i of writer t: its own serial (prefix, t, i) and fingerprint.
+store::CertificateRecord writer_record(uint8_t prefix, int t, int i) {
+    auto record = sample_record(static_cast<uint8_t>(i), fmt_fingerprint(t, i));
+    record.serial = {prefix, static_cast<uint8_t>(t), static_cast<uint8_t>(i)};
+    return record;
+}
+
+// Runs body(t, i) for the writes i < writes of the threads t < threads, all at once, and waits.
+void in_threads(int threads, int writes, const std::function<void(int, int)>& body) {
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t) {
+        workers.emplace_back([&, t] {
+            for (int i = 0; i < writes; ++i) body(t, i);
+        });
+    }
+    for (auto& w : workers) w.join();
 }
 
 }  // namespace
@@ -277,30 +296,23 @@ TEST_CASE("writes committed together keep their own outcome: one that throws lea
     std::atomic<int> committed{0};
     std::atomic<int> refused{0};
     std::atomic<int> wrong{0};
-    std::vector<std::thread> workers;
-    for (int t = 0; t < threads; ++t) {
-        workers.emplace_back([&, t] {
-            for (int i = 0; i < writes; ++i) {
-                auto record = sample_record(static_cast<uint8_t>(i), fmt_fingerprint(t, i));
-                record.serial = {0x41, static_cast<uint8_t>(t), static_cast<uint8_t>(i)};
-                const bool fails = i % 5 == 4;
-                try {
-                    int64_t id = s.write([&](store::Writer& w) {
-                        int64_t inserted = w.insert_certificate(record);
-                        w.append_audit({"writer-" + std::to_string(t), "issue", "41", "", "ok", ""});
-                        if (fails) throw std::runtime_error("refused " + std::to_string(t) + "/" + std::to_string(i));
-                        return inserted;
-                    });
-                    if (fails || id <= 0) ++wrong;
-                    ++committed;
-                } catch (const std::runtime_error& e) {
-                    if (!fails || std::string(e.what()) != "refused " + std::to_string(t) + "/" + std::to_string(i)) ++wrong;
-                    ++refused;
-                }
-            }
-        });
-    }
-    for (auto& w : workers) w.join();
+    in_threads(threads, writes, [&](int t, int i) {
+        auto record = writer_record(0x41, t, i);
+        const bool fails = i % 5 == 4;
+        try {
+            int64_t id = s.write([&](store::Writer& w) {
+                int64_t inserted = w.insert_certificate(record);
+                w.append_audit({"writer-" + std::to_string(t), "issue", "41", "", "ok", ""});
+                if (fails) throw std::runtime_error("refused " + std::to_string(t) + "/" + std::to_string(i));
+                return inserted;
+            });
+            if (fails || id <= 0) ++wrong;
+            ++committed;
+        } catch (const std::runtime_error& e) {
+            if (!fails || std::string(e.what()) != "refused " + std::to_string(t) + "/" + std::to_string(i)) ++wrong;
+            ++refused;
+        }
+    });
     CHECK(wrong == 0);
     CHECK(refused == threads * writes / 5);
     CHECK(committed == threads * writes - refused);
@@ -454,33 +466,26 @@ TEST_CASE("writes committed together fail alone: a refused statement, and a writ
     std::atomic<int> constraint{0};
     std::atomic<int> refused{0};
     std::atomic<int> wrong{0};
-    std::vector<std::thread> workers;
-    for (int t = 0; t < threads; ++t) {
-        workers.emplace_back([&, t] {
-            for (int i = 0; i < writes; ++i) {
-                auto record = sample_record(static_cast<uint8_t>(i), fmt_fingerprint(t, i));
-                record.serial = {0x43, static_cast<uint8_t>(t), static_cast<uint8_t>(i)};
-                if (i % 3 == 1) record.serial = taken.serial;  // its first statement is refused
-                const bool before_any = i % 3 == 2;              // refused before any statement
-                try {
-                    s.write([&](store::Writer& w) {
-                        if (before_any) throw std::runtime_error("before any statement");
-                        w.insert_certificate(record);
-                        w.append_audit({"writer-" + std::to_string(t), "issue", "43", "", "ok", ""});
-                    });
-                    if (i % 3 != 0) ++wrong;
-                    ++committed;
-                } catch (const store::StoreError& e) {
-                    if (i % 3 != 1 || !e.constraint_violation()) ++wrong;
-                    ++constraint;
-                } catch (const std::runtime_error&) {
-                    if (!before_any) ++wrong;
-                    ++refused;
-                }
-            }
-        });
-    }
-    for (auto& w : workers) w.join();
+    in_threads(threads, writes, [&](int t, int i) {
+        auto record = writer_record(0x43, t, i);
+        if (i % 3 == 1) record.serial = taken.serial;  // its first statement is refused
+        const bool before_any = i % 3 == 2;              // refused before any statement
+        try {
+            s.write([&](store::Writer& w) {
+                if (before_any) throw std::runtime_error("before any statement");
+                w.insert_certificate(record);
+                w.append_audit({"writer-" + std::to_string(t), "issue", "43", "", "ok", ""});
+            });
+            if (i % 3 != 0) ++wrong;
+            ++committed;
+        } catch (const store::StoreError& e) {
+            if (i % 3 != 1 || !e.constraint_violation()) ++wrong;
+            ++constraint;
+        } catch (const std::runtime_error&) {
+            if (!before_any) ++wrong;
+            ++refused;
+        }
+    });
     CHECK(wrong == 0);
     CHECK(constraint == threads * writes / 3);
     CHECK(refused == threads * writes / 3);
