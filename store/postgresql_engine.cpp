@@ -407,13 +407,14 @@ private:
         Result last;
         bool synced = false;
         // Each command's result comes, then a null; a sync result ends the pipeline. More nulls
-        // than commands means the connection broke before the sync came.
-        for (size_t index = 0; sent && index <= count;) {
+        // or results than commands means the connection broke before the sync came.
+        for (size_t index = 0, results = 0; sent && index <= count && results <= count;) {
             Result result(PQgetResult(conn_));
             if (!result) {
                 ++index;
                 continue;
             }
+            ++results;
             auto status = PQresultStatus(result.get());
             if (status == PGRES_PIPELINE_SYNC) {
                 synced = true;
@@ -440,7 +441,14 @@ private:
     void settle() noexcept {
         if (!commit_in_flight_) return;
         commit_in_flight_ = false;
-        while (PGresult* result = PQgetResult(conn_)) PQclear(result);
+        // One result, then a null; more means a connection in a state of its own: made again.
+        for (int results = 0; PGresult* result = PQgetResult(conn_); ++results) {
+            PQclear(result);
+            if (results == 2) {
+                reconnect_ = true;
+                return;
+            }
+        }
     }
 
     void check(const PGresult* result, std::string_view what) {
