@@ -222,9 +222,7 @@ public:
         std::string owned(sql);
         // Several commands in one text cannot join a pipeline: the queued ones go first.
         if (owned.find(';') != std::string::npos) send_queued();
-        Result result = run_after_queued(
-            [&] { return PQsendQueryParams(conn_, owned.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0); },
-            [&] { return PQexec(conn_, owned.c_str()); }, fmt::format("executing '{}'", sql.substr(0, 60)));
+        Result result = run_text(owned, fmt::format("executing '{}'", sql.substr(0, 60)));
         note_changes(result.get());
     }
 
@@ -340,12 +338,8 @@ public:
     }
 
     bool empty() override {
-        send_queued();
-        Result result(PQexec(conn_,
-                             "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema()"));
-        if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
-            throw_pg_error(conn_, result.get(), "listing the tables");
-        }
+        Result result = select("SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname = current_schema()",
+                               "listing the tables");
         return std::string_view(PQgetvalue(result.get(), 0, 0)) == "0";
     }
 
@@ -353,10 +347,9 @@ public:
     std::string describe() const override { return redact_url(url_); }
     std::string index_hint(std::string_view) const override { return ""; }
     std::vector<std::string> tables() override {
-        send_queued();
-        Result result(PQexec(conn_, "SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = current_schema() "
-                                    "AND tablename <> 'edgeca_schema' ORDER BY tablename"));
-        if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) throw_pg_error(conn_, result.get(), "listing the tables");
+        Result result = select("SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = current_schema() "
+                               "AND tablename <> 'edgeca_schema' ORDER BY tablename",
+                               "listing the tables");
         std::vector<std::string> names;
         for (int i = 0; i < PQntuples(result.get()); ++i) names.emplace_back(PQgetvalue(result.get(), i, 0));
         return names;
@@ -371,6 +364,20 @@ private:
         std::string name;
         int parameters;
     };
+
+    // One command's text (no parameters), after the queued commands.
+    Result run_text(const std::string& sql, std::string_view what) {
+        return run_after_queued(
+            [&] { return PQsendQueryParams(conn_, sql.c_str(), 0, nullptr, nullptr, nullptr, nullptr, 0); },
+            [&] { return PQexec(conn_, sql.c_str()); }, what);
+    }
+
+    // One query's rows, after the queued commands.
+    Result select(const std::string& sql, std::string_view what) {
+        Result result = run_text(sql, what);
+        if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) throw_pg_error(conn_, result.get(), what);
+        return result;
+    }
 
     // The queued commands alone, in one round trip.
     void send_queued() {
@@ -500,20 +507,12 @@ private:
     }
 
     bool has_schema_table() {
-        send_queued();
-        Result result(PQexec(conn_, "SELECT to_regclass('edgeca_schema') IS NOT NULL"));
-        if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
-            throw_pg_error(conn_, result.get(), "reading the schema version");
-        }
+        Result result = select("SELECT to_regclass('edgeca_schema') IS NOT NULL", "reading the schema version");
         return std::string_view(PQgetvalue(result.get(), 0, 0)) == "t";
     }
 
     std::pair<int64_t, int> stored_version() {
-        send_queued();
-        Result result(PQexec(conn_, "SELECT application_id, version FROM edgeca_schema"));
-        if (PQresultStatus(result.get()) != PGRES_TUPLES_OK) {
-            throw_pg_error(conn_, result.get(), "reading the schema version");
-        }
+        Result result = select("SELECT application_id, version FROM edgeca_schema", "reading the schema version");
         if (PQntuples(result.get()) != 1) return {0, 0};
         return {std::atoll(PQgetvalue(result.get(), 0, 0)), std::atoi(PQgetvalue(result.get(), 0, 1))};
     }
