@@ -4,6 +4,7 @@ decode.go: a field of another type, an unknown field or a missing one fails the 
 issuer and subject are compared with what Java's X500Principal prints. Also the request rules
 real EnOS clients rely on: unknown body fields ignored, certSn as a string, the public endpoints
 without the algorithm, and the same signed call repeated within a second."""
+import atexit
 import json
 import os
 import re
@@ -29,6 +30,8 @@ def sdk_decoder():
             raise AssertionError("the Go toolchain (Debian's golang-go) is needed to decode as the Go SDK does; "
                                  "scripts/install-deps.sh installs it")
         out = tempfile.mkdtemp(prefix="edgeca-go-")
+        # The build cache and the binary (a few MB) go with the run that made them.
+        atexit.register(shutil.rmtree, out, True)
         env = {"GOCACHE": os.path.join(out, "cache"), "GOPATH": os.path.join(out, "gopath"), "GOFLAGS": "-mod=mod",
                "GO111MODULE": "off", "CGO_ENABLED": "0", "HOME": out}
         built = run(["go", "build", "-o", os.path.join(out, "decode"), os.path.join(HERE, "enos_sdk", "decode.go")],
