@@ -112,10 +112,11 @@ class PgCluster:
         self.bindir = find_bindir()
         self.as_root = os.geteuid() == 0
         self.port = port or free_port()
+        self.killed = False  # killed with SIGKILL and not started since: its shared memory is left
         self.base = tempfile.mkdtemp(prefix="edgeca-pg-")
         if test is not None:
             test.addCleanup(shutil.rmtree, self.base, True)
-            test.addCleanup(self.kill)  # runs first: the server is gone before its files
+            test.addCleanup(self.discard)  # runs first: the server is gone before its files
         self.data_dir = os.path.join(self.base, "data")
         self.name = os.path.basename(self.base)  # cluster_name, in every process title
         self.log_path = os.path.join(self.base, "server.log")
@@ -297,6 +298,7 @@ class PgCluster:
         if not self.running():
             raise PgUnavailable(f"pg_ctl said PostgreSQL started on port {self.port} but no postmaster runs\n"
                                 f"{self.log_tail()}")
+        self.killed = False  # a start removes what a killed server left
 
     def _clear_stale_lock(self):
         # A killed postmaster stays a zombie until init reaps it, and PostgreSQL reads a zombie's
@@ -335,6 +337,7 @@ class PgCluster:
             while time.monotonic() < deadline and (_proc_stat(pid) or ("T",))[0] not in ("T", "Z", "X"):
                 time.sleep(0.01)
         pids = self.processes()
+        self.killed = self.killed or bool(pids)
         for target in pids:
             for send in (os.killpg, os.kill):  # each child leads its own process group
                 try:
@@ -349,9 +352,28 @@ class PgCluster:
         raise AssertionError(f"PostgreSQL on port {self.port} still runs {timeout}s after SIGKILL: "
                              f"{[target for target in pids if process_runs(target)]}")
 
+    def discard(self):
+        """Stops the server for good, leaving nothing of it outside its directory. A server
+        killed with SIGKILL leaves its shared memory behind (a segment in /dev/shm and a System V
+        one, some 1 MB each time), which only PostgreSQL itself removes: on an orderly exit, even
+        an immediate one, or when the same data directory is started again. So a server that was
+        killed and not started since is started once (crash recovery, under a second here); then
+        `pg_ctl stop -m immediate`, or SIGKILL if that fails."""
+        if self.killed and not self.running():
+            try:
+                self.start()
+            except Exception:  # noqa: BLE001 (a data directory a test broke on purpose: nothing to do)
+                return
+        if not self.running():
+            return
+        result = self._as_server_user([os.path.join(self.bindir, "pg_ctl"), "-D", self.data_dir, "-m", "immediate",
+                                       "-w", "-t", "30", "stop"], "pg_ctl stop -m immediate", timeout=60, check=False)
+        if result.returncode != 0 or self.running():
+            self.kill()
+
     def close(self):
-        """Kills the server and removes its directory (for a cluster made without a test)."""
-        self.kill()
+        """Stops the server and removes its directory (for a cluster made without a test)."""
+        self.discard()
         shutil.rmtree(self.base, True)
 
     def promote(self, timeout=30):

@@ -2,12 +2,25 @@
 SIGKILL of the server; with a synchronous standby, a commit waits for the standby, and after
 the primary is killed the promoted standby holds every acknowledged commit and takes writes; a server that cannot
 start fails with the cause from its log."""
+import os
 import socket
 import subprocess
 import time
 import unittest
 
 from pg_support import PgCluster, PgUnavailable, multi_host_url, process_runs
+
+
+def mapped_shared_memory(pids):
+    """The /dev/shm files that the processes `pids` have mapped."""
+    found = set()
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/maps") as maps:
+                found.update(line.split()[-1] for line in maps if " /dev/shm/PostgreSQL." in line)
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return found
 
 
 def refuses_connections(port):
@@ -77,6 +90,26 @@ class PgSupportTest(unittest.TestCase):
         result = subprocess.run([standby.psql_path(), "-X", "-A", "-t", url, "-c", "SELECT inet_server_port()"],
                                 capture_output=True, text=True, timeout=60)
         self.assertEqual((result.returncode, result.stdout.strip()), (0, str(standby.port)), result.stderr)
+
+    def test_a_killed_server_leaves_no_shared_memory_once_discarded(self):
+        cluster = PgCluster.create(self)
+        cluster.create_database("edgeca")
+        segments = mapped_shared_memory(cluster.processes())
+        self.assertTrue(segments, "PostgreSQL 15 maps segments of /dev/shm (dynamic_shared_memory_type posix)")
+
+        cluster.kill()
+        self.assertEqual([path for path in segments if not os.path.exists(path)], [],
+                         "SIGKILL leaves the segments behind, which is what discard() is for")
+        cluster.discard()
+        self.assertFalse(cluster.running())
+        self.assertEqual([path for path in segments if os.path.exists(path)], [])
+        self.assertEqual(mapped_shared_memory(cluster.processes()), set())
+
+        cluster.start()  # an orderly stop leaves nothing either
+        segments = mapped_shared_memory(cluster.processes())
+        self.assertTrue(segments)
+        cluster.discard()
+        self.assertEqual([path for path in segments if os.path.exists(path)], [])
 
     def test_server_that_cannot_start_fails_with_its_log(self):
         with socket.socket() as taken:
