@@ -394,6 +394,8 @@ class EnosExpiredListTest(TempDirTestCase):
         listed = decode("list", client.last_text)
         self.assertEqual([(i["certSN"], i["certStatus"], i["revoker"], i["revokerReason"]) for i in listed["data"]],
                          [(sn, 2, "", "")])
+        # A clean stop: libfaketime removes its shared memory (/dev/shm/faketime_shm_*) only at exit.
+        self.assertEqual(ca.stop(), 0)
 
 
 def _libfaketime():
