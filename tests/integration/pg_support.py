@@ -354,8 +354,8 @@ class PgCluster:
 
     def discard(self):
         """Stops the server for good, leaving nothing of it outside its directory. A server
-        killed with SIGKILL leaves its shared memory behind (a segment in /dev/shm and a System V
-        one, some 1 MB each time), which only PostgreSQL itself removes: on an orderly exit, even
+        killed with SIGKILL leaves its shared memory behind (segments in /dev/shm, about 1 MB a
+        server, and a System V one), which only PostgreSQL itself removes: on an orderly exit, even
         an immediate one, or when the same data directory is started again. So a server that was
         killed and not started since is started once (crash recovery, under a second here); then
         `pg_ctl stop -m immediate`, or SIGKILL if that fails."""
