@@ -69,6 +69,10 @@ struct ServiceConfig {
     size_t max_body_bytes = 64 * 1024;
     // Worker threads per listener; a connection holds one from its accept to its close.
     int threads = 128;
+    // The Linux scheduling policy of the service's threads: SCHED_BATCH (a thread woken by I/O
+    // does not preempt a running one, so a loaded service switches less), SCHED_OTHER, or unset:
+    // the policy it was started with.
+    std::optional<bool> batch_scheduling;
     std::chrono::seconds read_timeout{10};
     std::chrono::seconds keep_alive_timeout{5};
     // A whole request (TLS handshake of a new connection, request line, headers, body), however

@@ -271,12 +271,13 @@ class IssuingCA:
 
     # --- the service -------------------------------------------------------------------------
 
-    def start(self, *extra, expect_ready=True, public_listen="127.0.0.1:0", env=None):
-        """Starts `edgeca serve`; `env` adds to the environment (e.g. libfaketime's)."""
+    def start(self, *extra, expect_ready=True, public_listen="127.0.0.1:0", env=None, wrapper=()):
+        """Starts `edgeca serve`; `env` adds to the environment (e.g. libfaketime's); `wrapper`
+        is a command that runs it (e.g. chrt)."""
         self.events_before_start = len(self.events()) if os.path.exists(self.log_path) else 0
         self.log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
-            [binary("edgeca"), "serve", "--dir", self.dir, "--passphrase-file", self.passphrase_file,
+            [*wrapper, binary("edgeca"), "serve", "--dir", self.dir, "--passphrase-file", self.passphrase_file,
              "--listen", "127.0.0.1:0", "--public-listen", public_listen, *extra],
             stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL,
             env={**os.environ, **getattr(self, "env", {}), **(env or {})})

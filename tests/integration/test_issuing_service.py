@@ -389,6 +389,46 @@ class ServiceLifecycleTest(TempDirTestCase):
                       "-verify_return_error", "-verify_hostname", "ca.test.example"], input="", timeout=30)
         self.assertIn("Verify return code: 0 (ok)", result.stdout)
 
+    def test_every_thread_runs_under_the_configured_scheduling_policy(self):
+        def policies(process):
+            self.assertEqual(ca.request("GET", "/healthz")[0], 200)  # a worker has served a request
+            found = {}
+            for tid in os.listdir(f"/proc/{process.pid}/task"):
+                try:
+                    found[int(tid)] = os.sched_getscheduler(int(tid))
+                except ProcessLookupError:
+                    pass
+            self.assertGreater(len(found), 4, "the listeners' workers, the maintenance and signal threads")
+            return set(found.values())
+
+        def serve(scheduling, wrapper=()):
+            with open(settings, "w") as f:  # before the file's first [table]
+                f.write((f'scheduling = "{scheduling}"\n' if scheduling else "") + written)
+            return ca.start(wrapper=wrapper)
+
+        ca = IssuingCA(self)
+        settings = os.path.join(ca.dir, "edgeca.toml")
+        written = open(settings).read()
+        cases = [  # (scheduling, started with, in force)
+            (None, (), os.SCHED_OTHER), (None, ["chrt", "--batch", "0"], os.SCHED_BATCH),
+            ("batch", (), os.SCHED_BATCH), ("normal", ["chrt", "--batch", "0"], os.SCHED_OTHER),
+            ("batch", ["chrt", "--idle", "0"], os.SCHED_IDLE),  # the operator's choice stays
+        ]
+        names = {os.SCHED_OTHER: "normal", os.SCHED_BATCH: "batch", os.SCHED_IDLE: "idle"}
+        for scheduling, wrapper, expected in cases:
+            with self.subTest(scheduling=scheduling, started_with=wrapper):
+                process = serve(scheduling, wrapper)
+                self.assertEqual(ca.listening["scheduling"], names[expected])
+                self.assertEqual(policies(process), {expected})
+                warned = [e for e in ca.events()[ca.events_before_start:] if e["event"] == "scheduling_unchanged"]
+                self.assertEqual(len(warned), 1 if expected == os.SCHED_IDLE else 0, warned)
+                self.assertEqual(ca.stop(), 0)
+
+        with open(settings, "w") as f:
+            f.write('scheduling = "fast"\n' + written)
+        result = run([binary("edgeca"), "serve", "--dir", ca.dir, "--passphrase-file", ca.passphrase_file], timeout=60)
+        self.assertExit(result, 3, 'must be "batch" or "normal"')
+
     def test_a_taken_port_or_bad_settings_fail_with_a_clear_message(self):
         ca = IssuingCA(self, config='unknown_key = 1\n')
         result = run([binary("edgeca"), "serve", "--dir", ca.dir, "--passphrase-file", ca.passphrase_file], timeout=60)

@@ -38,6 +38,7 @@ TEST_CASE("an empty file gives the documented defaults") {
     CHECK(c.public_listen == "127.0.0.1:8080");
     CHECK(c.hostnames == std::vector<std::string>{"localhost", "127.0.0.1"});
     CHECK(c.max_body_bytes == 65536);
+    CHECK_FALSE(c.batch_scheduling.has_value());
     CHECK(c.policy.edge.default_validity_days == 730);
     CHECK(c.policy.hub_allowed_domains.empty());
     CHECK(c.crl.publish_delay == 5s);
@@ -66,6 +67,9 @@ TEST_CASE("unknown keys, wrong types and values out of range are refused, naming
     CHECK(refusal("[profiles.hub]\ndefault_validity_days = 900").find("larger than max_validity_days") != std::string::npos);
     CHECK(refusal("tls_cert = \"a.pem\"").find("together") != std::string::npos);
     CHECK(refusal("max_body_bytes = 10").find("between") != std::string::npos);
+    CHECK(refusal("scheduling = \"fifo\"").find("must be \"batch\" or \"normal\"") != std::string::npos);
+    CHECK(parse("scheduling = \"normal\"").batch_scheduling == false);
+    CHECK(parse("scheduling = \"batch\"").batch_scheduling == true);
 }
 
 TEST_CASE("hub IP networks: none by default, CIDR of either family, a wrong one refused") {
