@@ -329,7 +329,8 @@ std::string default_config_text() {
 # threads = 128
 # How Linux schedules the service's threads: "batch" (SCHED_BATCH: a thread woken by the network
 # or the disk waits for the running one's time slice instead of preempting it: a loaded service
-# on a machine of its own switches less and serves a little more) or "normal" (SCHED_OTHER).
+# on a machine of its own switches less, and served as much or up to 3 % more) or "normal"
+# (SCHED_OTHER).
 # Unset: the policy the service was started with.
 # scheduling = "batch"
 # A client that sends or reads nothing for this long is disconnected.

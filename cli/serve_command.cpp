@@ -1,6 +1,5 @@
 // cli/serve_command.cpp — edgeca serve: unlock the issuing CA once, listen, keep the service's
 // own TLS certificate fresh, and stop cleanly on SIGTERM.
-#include <sched.h>
 #include <signal.h>
 
 #include <botan/data_src.h>
@@ -10,9 +9,7 @@
 #include <fmt/ranges.h>
 
 #include <atomic>
-#include <cerrno>
 #include <condition_variable>
-#include <cstring>
 #include <mutex>
 #include <thread>
 
@@ -33,6 +30,7 @@
 #include "crl/root_crl.h"
 #include "cli/issuer_directory.h"
 #include "cli/issuer_generations.h"
+#include "cli/scheduling.h"
 #include "cli/served_issuers.h"
 #include "cli/serve_metrics.h"
 
@@ -189,36 +187,6 @@ private:
     std::chrono::steady_clock::time_point last_warning_{};
 };
 
-// The scheduling policy configured (`scheduling`) for this thread, and so for every thread it
-// starts from now on: threads inherit it. Unset, the policy the service was started with stays;
-// so does a real-time or idle one (chrt), the operator's choice. Returns the policy in force, by
-// name, as the "listening" event reports it.
-std::string apply_scheduling(std::optional<bool> batch) {
-    const int current = sched_getscheduler(0);
-    const bool adjustable = current == SCHED_OTHER || current == SCHED_BATCH;
-    if (batch && !adjustable) {
-        api::log_event({{"event", "scheduling_unchanged"}, {"level", "warning"},
-                        {"wanted", *batch ? "batch" : "normal"},
-                        {"error", "the service was started with a real-time or idle policy, which stays"}});
-    } else if (batch) {
-        const int wanted = *batch ? SCHED_BATCH : SCHED_OTHER;
-        sched_param priority{};
-        if (current != wanted && sched_setscheduler(0, wanted, &priority) != 0) {
-            const int error = errno;
-            api::log_event({{"event", "scheduling_unchanged"}, {"level", "warning"},
-                            {"wanted", *batch ? "batch" : "normal"}, {"error", std::strerror(error)}});
-        }
-    }
-    switch (sched_getscheduler(0)) {
-        case SCHED_OTHER: return "normal";
-        case SCHED_BATCH: return "batch";
-        case SCHED_IDLE: return "idle";
-        case SCHED_FIFO: return "fifo";
-        case SCHED_RR: return "rr";
-        default: return "other";
-    }
-}
-
 void block_stop_signals() {
     sigset_t set;
     sigemptyset(&set);
@@ -265,7 +233,12 @@ int run_serve(const Options& o) {
     const auto public_endpoint = api::Endpoint::parse(config.public_listen);
 
     // Before any thread is started, so that every one of them has the policy.
-    const std::string scheduling = apply_scheduling(config.batch_scheduling);
+    const auto scheduling = apply_scheduling(config.batch_scheduling);
+    if (scheduling.warning) {
+        api::log_event({{"event", "scheduling_unchanged"}, {"level", "warning"},
+                        {"wanted", *config.batch_scheduling ? "batch" : "normal"},
+                        {"in_force", scheduling.in_force}, {"error", *scheduling.warning}});
+    }
     block_stop_signals();
     auto store = d.open_store(config);
     const std::string node = effective_node_name(config);
@@ -379,7 +352,7 @@ int run_serve(const Options& o) {
                     {"issuer", ca::to_rfc4514(authority.issuer()->certificate.subject_dn())},
                     {"issuer_id", authority.issuer()->id},
                     {"signing_backend", ca::to_string(config.signing_backend)},
-                    {"scheduling", scheduling},
+                    {"scheduling", scheduling.in_force},
                     {"crl_urls", config.policy.crl_urls},
                     {"tls_certificate", config.tls_cert ? config.tls_cert->string() : current.serial_hex}});
 

@@ -395,7 +395,7 @@ class ServiceLifecycleTest(TempDirTestCase):
             found = {}
             for tid in os.listdir(f"/proc/{process.pid}/task"):
                 try:
-                    found[int(tid)] = os.sched_getscheduler(int(tid))
+                    found[int(tid)] = os.sched_getscheduler(int(tid)) & ~os.SCHED_RESET_ON_FORK
                 except ProcessLookupError:
                     pass
             self.assertGreater(len(found), 4, "the listeners' workers, the maintenance and signal threads")
@@ -404,25 +404,29 @@ class ServiceLifecycleTest(TempDirTestCase):
         def serve(scheduling, wrapper=()):
             with open(settings, "w") as f:  # before the file's first [table]
                 f.write((f'scheduling = "{scheduling}"\n' if scheduling else "") + written)
-            return ca.start(wrapper=wrapper)
+            process = ca.start(wrapper=wrapper)
+            self.addCleanup(ca.stop)  # a clean stop even when an assertion below fails
+            return process
 
         ca = IssuingCA(self)
         settings = os.path.join(ca.dir, "edgeca.toml")
         written = open(settings).read()
+        runner = os.sched_getscheduler(0) & ~os.SCHED_RESET_ON_FORK
         cases = [  # (scheduling, started with, in force)
-            (None, (), os.SCHED_OTHER), (None, ["chrt", "--batch", "0"], os.SCHED_BATCH),
+            (None, (), runner), (None, ["chrt", "--batch", "0"], os.SCHED_BATCH),
             ("batch", (), os.SCHED_BATCH), ("normal", ["chrt", "--batch", "0"], os.SCHED_OTHER),
-            ("batch", ["chrt", "--idle", "0"], os.SCHED_IDLE),  # the operator's choice stays
+            ("batch", ["chrt", "--reset-on-fork", "--other", "0"], os.SCHED_BATCH),
         ]
-        names = {os.SCHED_OTHER: "normal", os.SCHED_BATCH: "batch", os.SCHED_IDLE: "idle"}
+        names = {os.SCHED_OTHER: "normal", os.SCHED_BATCH: "batch"}
         for scheduling, wrapper, expected in cases:
             with self.subTest(scheduling=scheduling, started_with=wrapper):
                 process = serve(scheduling, wrapper)
                 self.assertEqual(ca.listening["scheduling"], names[expected])
                 self.assertEqual(policies(process), {expected})
-                warned = [e for e in ca.events()[ca.events_before_start:] if e["event"] == "scheduling_unchanged"]
-                self.assertEqual(len(warned), 1 if expected == os.SCHED_IDLE else 0, warned)
+                self.assertNotIn("scheduling_unchanged", [e["event"] for e in ca.events()[ca.events_before_start:]])
                 self.assertEqual(ca.stop(), 0)
+        # An idle or real-time policy the service was started with stays: test_config.cpp (a
+        # service under SCHED_IDLE may wait minutes for a CPU on a busy machine).
 
         with open(settings, "w") as f:
             f.write('scheduling = "fast"\n' + written)

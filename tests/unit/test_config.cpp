@@ -1,13 +1,17 @@
-// tests/unit/test_config.cpp — edgeca.toml: defaults, the sample files, and strictness.
+// tests/unit/test_config.cpp — edgeca.toml: defaults, the sample files, and strictness; the
+// scheduling setting applied.
 #include <doctest/doctest.h>
+#include <sched.h>
 
 #include <fmt/format.h>
 
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "ca/errors.h"
 #include "cli/config.h"
+#include "cli/scheduling.h"
 #include "tests/unit/test_support.h"
 
 using namespace edgeca;
@@ -121,4 +125,63 @@ TEST_CASE("certificate URLs default to the public listener") {
     auto d = parse("public_url = \"http://crl.example.com/\"");
     cli::apply_default_urls(d, 9999);
     CHECK(d.policy.crl_urls == std::vector<std::string>{"http://crl.example.com/crl"});
+}
+
+namespace {
+
+struct Scheduled {
+    cli::SchedulingOutcome outcome;
+    int policy = -1;  // sched_getscheduler afterwards, reset-on-fork flag included
+    bool started = false;
+};
+
+// apply_scheduling on a thread of its own that starts under `start`, so that the test runner's
+// policy is left as it is.
+Scheduled scheduled(int start, std::optional<bool> batch) {
+    Scheduled result;
+    std::thread([&] {
+        sched_param priority{};
+        result.started = sched_setscheduler(0, start, &priority) == 0;
+        if (!result.started) return;
+        result.outcome = cli::apply_scheduling(batch);
+        result.policy = sched_getscheduler(0);
+    }).join();
+    return result;
+}
+
+}  // namespace
+
+TEST_CASE("scheduling: batch and normal are applied; unset, idle and reset-on-fork are kept") {
+    auto to_batch = scheduled(SCHED_OTHER, true);
+    REQUIRE(to_batch.started);
+    CHECK(to_batch.outcome.in_force == "batch");
+    CHECK(to_batch.policy == SCHED_BATCH);
+    CHECK_FALSE(to_batch.outcome.warning);
+
+    auto to_normal = scheduled(SCHED_BATCH, false);
+    CHECK(to_normal.outcome.in_force == "normal");
+    CHECK(to_normal.policy == SCHED_OTHER);
+    CHECK_FALSE(to_normal.outcome.warning);
+
+    auto unset = scheduled(SCHED_BATCH, std::nullopt);
+    CHECK(unset.outcome.in_force == "batch");
+    CHECK(unset.policy == SCHED_BATCH);
+    CHECK_FALSE(unset.outcome.warning);
+
+    // An idle policy the operator chose stays, said in a warning when another was asked for.
+    auto idle = scheduled(SCHED_IDLE, true);
+    REQUIRE(idle.started);
+    CHECK(idle.outcome.in_force == "idle");
+    CHECK(idle.policy == SCHED_IDLE);
+    REQUIRE(idle.outcome.warning);
+    CHECK(idle.outcome.warning->find("real-time or idle") != std::string::npos);
+    CHECK_FALSE(scheduled(SCHED_IDLE, std::nullopt).outcome.warning);
+
+    // chrt -R: the flag rides on the policy sched_getscheduler returns, and is kept.
+    auto reset_on_fork = scheduled(SCHED_OTHER | SCHED_RESET_ON_FORK, true);
+    REQUIRE(reset_on_fork.started);
+    CHECK(reset_on_fork.outcome.in_force == "batch");
+    CHECK(reset_on_fork.policy == (SCHED_BATCH | SCHED_RESET_ON_FORK));
+    CHECK_FALSE(reset_on_fork.outcome.warning);
+    CHECK(scheduled(SCHED_BATCH | SCHED_RESET_ON_FORK, std::nullopt).outcome.in_force == "batch");
 }
