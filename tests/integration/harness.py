@@ -223,6 +223,12 @@ import ssl
 import time
 
 
+def _kill_process(process):
+    if process.poll() is None:
+        process.kill()
+        process.wait(timeout=30)
+
+
 class IssuingCA:
     """A root made by edgeca-root and an issuing CA made by edgeca init/install, in `test`'s
     temporary directory, optionally served by a real `edgeca serve` on free loopback ports."""
@@ -281,7 +287,7 @@ class IssuingCA:
              "--listen", "127.0.0.1:0", "--public-listen", public_listen, *extra],
             stdout=self.log, stderr=self.log, stdin=subprocess.DEVNULL,
             env={**os.environ, **getattr(self, "env", {}), **(env or {})})
-        self.test.addCleanup(self.kill)
+        self.test.addCleanup(_kill_process, self.process)  # this one, even if another is started later
         if expect_ready:
             event = self.wait_for_event("listening", after=self.events_before_start)
             self.api_port = int(event["api"].rsplit(":", 1)[1])
@@ -323,9 +329,8 @@ class IssuingCA:
             self.log.close()
 
     def kill(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=30)
+        if self.process is not None:
+            _kill_process(self.process)
 
     # --- clients -----------------------------------------------------------------------------
 

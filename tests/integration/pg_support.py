@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -362,8 +363,9 @@ class PgCluster:
         if self.killed and not self.running():
             try:
                 self.start()
-            except Exception:  # noqa: BLE001 (a data directory a test broke on purpose: nothing to do)
-                return
+            except Exception as e:  # noqa: BLE001 (e.g. a data directory a test broke on purpose)
+                print(f"pg_support: restarting the killed server on port {self.port} to free its shared "
+                      f"memory failed: {e}", file=sys.stderr)
         if not self.running():
             return
         result = self._as_server_user([os.path.join(self.bindir, "pg_ctl"), "-D", self.data_dir, "-m", "immediate",

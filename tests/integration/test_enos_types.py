@@ -387,6 +387,7 @@ class EnosExpiredListTest(TempDirTestCase):
         ca.stop()
         # Three days later, by the service's clock.
         ca.start(env={"LD_PRELOAD": _libfaketime(), "FAKETIME": "+3d", "FAKETIME_DONT_RESET": "1"})
+        self.addCleanup(ca.stop)  # libfaketime's shared memory goes only at a clean exit
         client.port = ca.api_port
         client.clock_offset_ms = 3 * 86400 * 1000
         client.get_token()

@@ -23,6 +23,12 @@ def mapped_shared_memory(pids):
     return found
 
 
+def system_v_segments():
+    """The ids of the machine's System V shared memory segments."""
+    with open("/proc/sysvipc/shm") as table:
+        return {int(line.split()[1]) for line in list(table)[1:]}
+
+
 def refuses_connections(port):
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1):
@@ -96,13 +102,18 @@ class PgSupportTest(unittest.TestCase):
         cluster.create_database("edgeca")
         segments = mapped_shared_memory(cluster.processes())
         self.assertTrue(segments, "PostgreSQL 15 maps segments of /dev/shm (dynamic_shared_memory_type posix)")
+        # postmaster.pid's seventh line: the System V segment's key and id.
+        system_v = int(open(os.path.join(cluster.data_dir, "postmaster.pid")).read().splitlines()[6].split()[1])
+        self.assertIn(system_v, system_v_segments())
 
         cluster.kill()
         self.assertEqual([path for path in segments if not os.path.exists(path)], [],
                          "SIGKILL leaves the segments behind, which is what discard() is for")
+        self.assertIn(system_v, system_v_segments())
         cluster.discard()
         self.assertFalse(cluster.running())
         self.assertEqual([path for path in segments if os.path.exists(path)], [])
+        self.assertNotIn(system_v, system_v_segments())
         self.assertEqual(mapped_shared_memory(cluster.processes()), set())
 
         cluster.start()  # an orderly stop leaves nothing either
