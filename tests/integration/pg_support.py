@@ -113,7 +113,6 @@ class PgCluster:
         self.bindir = find_bindir()
         self.as_root = os.geteuid() == 0
         self.port = port or free_port()
-        self.killed = False  # killed with SIGKILL and not started since: its shared memory is left
         self.base = tempfile.mkdtemp(prefix="edgeca-pg-")
         if test is not None:
             test.addCleanup(shutil.rmtree, self.base, True)
@@ -299,7 +298,6 @@ class PgCluster:
         if not self.running():
             raise PgUnavailable(f"pg_ctl said PostgreSQL started on port {self.port} but no postmaster runs\n"
                                 f"{self.log_tail()}")
-        self.killed = False  # a start removes what a killed server left
 
     def _clear_stale_lock(self):
         # A killed postmaster stays a zombie until init reaps it, and PostgreSQL reads a zombie's
@@ -338,7 +336,6 @@ class PgCluster:
             while time.monotonic() < deadline and (_proc_stat(pid) or ("T",))[0] not in ("T", "Z", "X"):
                 time.sleep(0.01)
         pids = self.processes()
-        self.killed = self.killed or bool(pids)
         for target in pids:
             for send in (os.killpg, os.kill):  # each child leads its own process group
                 try:
@@ -359,8 +356,9 @@ class PgCluster:
         server, and a System V one), which only PostgreSQL itself removes: on an orderly exit, even
         an immediate one, or when the same data directory is started again. So a server that was
         killed and not started since is started once (crash recovery, under a second here); then
-        `pg_ctl stop -m immediate`, or SIGKILL if that fails."""
-        if self.killed and not self.running():
+        `pg_ctl stop -m immediate`, or SIGKILL if that fails. A killed server is one whose
+        postmaster.pid outlived it: PostgreSQL removes the file whenever it exits by itself."""
+        if self.pid is not None and not self.running():
             try:
                 self.start()
             except Exception as e:  # noqa: BLE001 (e.g. a data directory a test broke on purpose)
