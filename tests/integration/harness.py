@@ -200,6 +200,25 @@ def has_command(name):
     return shutil.which(name) is not None
 
 
+def faketime_env(offset):
+    """The environment that runs a program under libfaketime with its clock moved by `offset`
+    (e.g. "+3d"), moving on from there. libfaketime keeps shared memory (/dev/shm/faketime_shm_*)
+    that it removes only when the program exits cleanly: stop what it runs with SIGTERM."""
+    library = None
+    for candidate in ("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+                      "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1"):
+        if os.path.exists(candidate):
+            library = candidate
+            break
+    if library is None:
+        listed = run(["sh", "-c", "dpkg -L libfaketime 2>/dev/null | grep 'libfaketime.so.1$' | head -n 1"])
+        library = listed.stdout.strip()
+    if not library:
+        raise AssertionError("libfaketime.so.1 not found (Debian's libfaketime package); "
+                             "scripts/install-deps.sh installs it")
+    return {"LD_PRELOAD": library, "FAKETIME": offset, "FAKETIME_DONT_RESET": "1"}
+
+
 def free_port():
     """A loopback port free right now, for a listener whose URL must be known before it starts.
     Under run.py --jobs N, worker I takes only ports of the blocks of 16 whose number modulo N is I

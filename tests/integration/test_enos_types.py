@@ -16,7 +16,7 @@ import time
 import unittest
 
 from enos_client import EnosClient
-from harness import IssuingCA, SharedWorkspace, TempDirTestCase, openssl, run
+from harness import IssuingCA, SharedWorkspace, TempDirTestCase, faketime_env, openssl, run
 from test_enos_compat import ENOS_CONFIG, ORG, EnosTestBase, certificate_count
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -386,7 +386,7 @@ class EnosExpiredListTest(TempDirTestCase):
         sn = decode("apply", client.last_text)["data"]["certSN"]
         ca.stop()
         # Three days later, by the service's clock.
-        ca.start(env={"LD_PRELOAD": _libfaketime(), "FAKETIME": "+3d", "FAKETIME_DONT_RESET": "1"})
+        ca.start(env=faketime_env("+3d"))
         self.addCleanup(ca.stop)  # libfaketime's shared memory goes only at a clean exit
         client.port = ca.api_port
         client.clock_offset_ms = 3 * 86400 * 1000
@@ -397,17 +397,6 @@ class EnosExpiredListTest(TempDirTestCase):
                          [(sn, 2, "", "")])
         # A clean stop: libfaketime removes its shared memory (/dev/shm/faketime_shm_*) only at exit.
         self.assertEqual(ca.stop(), 0)
-
-
-def _libfaketime():
-    for candidate in ("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
-                      "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1"):
-        if os.path.exists(candidate):
-            return candidate
-    found = run(["sh", "-c", "dpkg -L libfaketime | grep 'libfaketime.so.1$' | head -n 1"]).stdout.strip()
-    if not found:
-        raise AssertionError("libfaketime.so.1 not found (Debian's libfaketime package)")
-    return found
 
 
 if __name__ == "__main__":

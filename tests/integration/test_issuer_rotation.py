@@ -12,7 +12,7 @@ import time
 import unittest
 
 from harness import (IssuingCA, RootCeremony, SERVICE_CONFIG, SharedWorkspace, StaticServer, TempDirTestCase,
-                     assert_crl_signed_by, openssl, run, x509_text)
+                     assert_crl_signed_by, faketime_env, openssl, run, x509_text)
 from mqtt_support import Broker, MqttIdentity
 
 CONFIG = SERVICE_CONFIG + """
@@ -24,20 +24,12 @@ EDGE_TRUST_UPDATE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..
 NON_CA_EXTENSIONS = "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\n"
 
 
-def libfaketime():
-    for candidate in ("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
-                      "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1"):
-        if os.path.exists(candidate):
-            return candidate
-    raise AssertionError("libfaketime (Debian's faketime package) is needed; scripts/install-deps.sh installs it")
-
-
 def after_expiry_of(issuing_ca_cert):
     """libfaketime's environment for a command run two days after the issuing CA's notAfter, when
     every certificate it signed (clamped to its notAfter) has expired."""
     end = openssl("x509", "-in", issuing_ca_cert, "-noout", "-enddate").stdout.strip().split("=", 1)[1]
     days = int((time.mktime(time.strptime(end, "%b %d %H:%M:%S %Y %Z")) - time.time()) / 86400) + 2
-    return {"LD_PRELOAD": libfaketime(), "FAKETIME": f"+{days}d", "FAKETIME_DONT_RESET": "1"}
+    return faketime_env(f"+{days}d")
 
 
 def pending_csr(ca, issuer_id):
