@@ -449,9 +449,10 @@ private:
         if (!commit_in_flight_) return;
         commit_in_flight_ = false;
         // One result, then a null; more means a connection in a state of its own: made again.
-        for (int results = 0; PGresult* result = PQgetResult(conn_); ++results) {
+        int results = 0;
+        while (PGresult* result = PQgetResult(conn_)) {
             PQclear(result);
-            if (results == 2) {
+            if (++results > 1) {
                 reconnect_ = true;
                 return;
             }
